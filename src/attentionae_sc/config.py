@@ -1,0 +1,110 @@
+"""Hyper-parameters of AttentionAE-sc.
+
+Defaults follow the paper (Li et al. 2023, sections 2.1-2.5). Where the paper is silent they follow
+the authors' code (commit 8bfbbb8). Where the two disagree, the default is the paper and the
+code's behaviour is reachable through ``variant="reference"`` (see :data:`REFERENCE_VARIANT`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+Ablation = Literal["none", "no_attention", "no_zinb", "no_residual", "no_gnn"]
+ABLATIONS: tuple[str, ...] = ("none", "no_attention", "no_zinb", "no_residual", "no_gnn")
+VARIANTS: tuple[str, ...] = ("paper", "reference")
+
+#: Settings on which the authors' code departs from the paper.
+REFERENCE_VARIANT: dict[str, Any] = {
+    "gcn_normalization": "none",  # code: raw connectivities; paper: D^-1/2 A D^-1/2
+    "graph_target": "distances",  # code: kNN distance matrix; paper: the adjacency A
+    "theta_activation": "softplus",  # code: softplus; paper: exp
+    "student_t_power": 2.0,  # code: q <- q**(alpha+1)/2 (operator precedence); DEC: power 1
+    "noise": "relative",  # code: x + N(0,1)*0.1*x before enc1, enc2, z; paper: x + N(0, 0.01)
+    "graph_knn": False,  # code: scanpy neighbors(knn=False), a dense Gaussian kernel
+}
+
+
+@dataclass(frozen=True)
+class AttentionAEConfig:
+    """All settings of one AttentionAE-sc run. Immutable; derive variants with :meth:`replace`."""
+
+    # preprocessing (section 2.1)
+    n_hvg: int = 2500
+    target_sum: float = 1e4
+    # cell graph (section 2.1 and 3.5)
+    n_neighbors: int = 15
+    graph_method: Literal["gauss", "umap"] = "gauss"
+    graph_knn: bool = True
+    graph_metric: str = "cosine"
+    graph_pcs_from_cells: int = 10_000  # at/above this many cells the graph uses 50 PCs
+    gcn_normalization: Literal["symmetric", "none"] = "symmetric"
+    graph_target: Literal["adjacency", "distances"] = "adjacency"
+    # network (sections 2.2-2.4)
+    hidden: tuple[int, int, int] = (256, 64, 16)
+    heads: int = 8
+    attention_dropout: float = 0.2
+    noise: Literal["input", "relative"] = "input"
+    noise_sd: float = 0.1
+    theta_activation: Literal["exp", "softplus"] = "exp"
+    ablation: Ablation = "none"
+    # training (section 2.5)
+    lr: float = 1e-3
+    clip_norm: float = 3.0
+    epochs_pretrain: int = 200
+    epochs_cluster: int = 100
+    graph_weight: float = 0.1  # r1 in eq. 19
+    train_weight: float = 0.1  # r2 in eq. 20
+    lr_step: int = 40  # StepLR of the authors' code (pretraining only)
+    lr_gamma: float = 0.5
+    pretrain_patience: int = 50  # stop pretraining after this many epochs without a lower loss
+    # clustering stage (section 2.5)
+    resolution: float = 1.0
+    student_t_alpha: float = 1.0
+    student_t_power: float = 1.0  # exponent on (1 + d^2/alpha)^-1 after alpha's (alpha+1)/2
+    tol: float = 1e-3
+    min_cluster_epochs: int = 20  # the label-change test starts after this epoch
+    # scale
+    max_cells: int | None = 4000
+    graph_block_elements: int = 2**25  # n x n graph loss is computed in row blocks of this size
+
+    def __post_init__(self) -> None:
+        if self.ablation not in ABLATIONS:
+            raise ValueError(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
+        if self.graph_method not in ("gauss", "umap"):
+            raise ValueError(f"graph_method must be 'gauss' or 'umap', got {self.graph_method!r}")
+        for name in ("n_hvg", "n_neighbors", "heads", "epochs_pretrain", "graph_block_elements"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.epochs_cluster < 0:
+            raise ValueError(f"epochs_cluster must be >= 0, got {self.epochs_cluster}")
+        if self.max_cells is not None and self.max_cells <= self.n_neighbors:
+            raise ValueError(
+                f"max_cells ({self.max_cells}) must exceed n_neighbors ({self.n_neighbors}); "
+                "use None to train on all cells"
+            )
+        if len(self.hidden) != 3:
+            raise ValueError(f"hidden must have three sizes (enc1, enc2, z), got {self.hidden}")
+
+    @classmethod
+    def from_variant(cls, variant: str = "paper", **overrides: Any) -> AttentionAEConfig:
+        """Paper defaults, or the authors' code behaviour (``"reference"``), plus overrides."""
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        base = REFERENCE_VARIANT if variant == "reference" else {}
+        return cls(**{**base, **overrides})
+
+    def replace(self, **changes: Any) -> AttentionAEConfig:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, storable in ``AnnData.uns`` (None becomes 0 for ``max_cells``)."""
+        out = asdict(self)
+        out["hidden"] = list(self.hidden)
+        out["max_cells"] = self.max_cells or 0
+        return out
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))

@@ -1,0 +1,346 @@
+"""The user-facing model: AnnData in, training loop, labels and embedding out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from anndata import AnnData
+from tqdm.auto import tqdm
+
+from . import graph as graphs
+from .config import AttentionAEConfig
+from .losses import GraphTarget, kl_divergence, student_t_q, target_distribution
+from .module import AttentionAEModule
+from .preprocessing import (
+    Cells,
+    GeneSpace,
+    cells_in_gene_space,
+    fit_gene_space,
+    select_genes,
+    size_factors,
+)
+from .runtime import peak_gpu_mb, peak_rss_mb, resolve_device, seed_everything
+from .validation import InputError, check_counts, count_matrix
+
+UNASSIGNED = -1
+
+
+@dataclass
+class _GraphInputs:
+    """The cell graph in the two forms the network needs."""
+
+    adjacency: torch.Tensor | None  # normalised, for the GCN
+    target: GraphTarget | None  # for the reconstruction loss
+
+
+@dataclass
+class History:
+    """Per-epoch record of both training stages."""
+
+    pretrain: dict[str, list[float]] = field(
+        default_factory=lambda: {"loss": [], "reconstruction": [], "graph": []}
+    )
+    cluster: dict[str, list[float]] = field(
+        default_factory=lambda: {"loss": [], "kl": [], "reconstruction": [], "graph": [],
+                                 "n_clusters": [], "label_change": []}
+    )
+
+    def to_dict(self) -> dict[str, dict[str, np.ndarray]]:
+        return {stage: {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+                for stage, values in (("pretrain", self.pretrain), ("cluster", self.cluster))}
+
+
+def _size_order(labels: np.ndarray, n_centres: int) -> np.ndarray:
+    """A map from centre index to label: 0 for the largest cluster, then by size (ties by
+    index); centres without cells come last."""
+    counts = np.bincount(labels, minlength=n_centres)
+    order = np.lexsort((np.arange(n_centres), -counts))
+    mapping = np.empty(n_centres, dtype=np.int64)
+    mapping[order] = np.arange(n_centres)
+    return mapping
+
+
+class AttentionAESC:
+    """AttentionAE-sc clustering of raw-count scRNA-seq data.
+
+    >>> model = AttentionAESC(seed=0).fit(adata)          # doctest: +SKIP
+    >>> model.labels_, model.embedding_                    # doctest: +SKIP
+    >>> model.predict(new_adata)                           # doctest: +SKIP
+
+    ``config`` holds every hyper-parameter (:class:`AttentionAEConfig`); keyword overrides such
+    as ``epochs_pretrain=50`` are applied on top. ``progress=None`` shows a progress bar only on
+    a terminal.
+    """
+
+    def __init__(
+        self,
+        config: AttentionAEConfig | None = None,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        progress: bool | None = None,
+        **overrides: Any,
+    ) -> None:
+        config = config or AttentionAEConfig()
+        self.config = config.replace(**overrides) if overrides else config
+        self.seed = seed
+        self.device = resolve_device(device)
+        self.progress = progress
+        self.module: AttentionAEModule | None = None
+        self.gene_space: GeneSpace | None = None
+        self.centres: torch.Tensor | None = None
+        self._label_of_centre: np.ndarray | None = None
+        self.initial_n_clusters = 0
+        self.history = History()
+        self.timings: dict[str, float] = {}
+        self.memory: dict[str, float] = {}
+        self.n_training_cells = 0
+        self.labels_: np.ndarray | None = None
+        self.embedding_: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ data -> tensors
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
+
+    def _graph(self, cells: Cells, *, with_target: bool) -> _GraphInputs:
+        cfg = self.config
+        if cfg.ablation == "no_gnn":
+            return _GraphInputs(None, None)
+        n_pcs = 50 if cells.n_cells >= cfg.graph_pcs_from_cells else 0
+        graph = graphs.neighbor_graph(
+            cells.log_norm, n_neighbors=cfg.n_neighbors, method=cfg.graph_method,
+            knn=cfg.graph_knn, metric=cfg.graph_metric, seed=self.seed, n_pcs=n_pcs,
+        )
+        adjacency = graphs.to_torch(graphs.gcn_normalize(graph.connectivities, cfg.gcn_normalization),
+                                    self.device)
+        target = None
+        if with_target:
+            source = graph.connectivities if cfg.graph_target == "adjacency" else graph.distances
+            target = GraphTarget.from_scipy(source, self.device, block_elements=cfg.graph_block_elements)
+        return _GraphInputs(adjacency, target)
+
+    def _prepare(self, adata: AnnData, layer: str | None,
+                 allow_non_integer: bool) -> tuple[Cells, np.ndarray]:
+        matrix = count_matrix(adata, layer)
+        check_counts(matrix, allow_non_integer=allow_non_integer,
+                     what="adata.X" if layer is None else f"adata.layers[{layer!r}]")
+        return select_genes(
+            matrix, adata.var_names.to_numpy(), n_hvg=self.config.n_hvg,
+            target_sum=self.config.target_sum, min_cells=self.config.n_neighbors + 1,
+        )
+
+    def _training_rows(self, n_cells: int) -> np.ndarray:
+        """All cells, or a label-free uniform random subsample of ``max_cells`` of them."""
+        limit = self.config.max_cells
+        if not limit or n_cells <= limit:
+            return np.arange(n_cells)
+        rng = np.random.default_rng(self.seed)
+        return np.sort(rng.choice(n_cells, size=limit, replace=False))
+
+    # ------------------------------------------------------------------ training
+    def fit(self, adata: AnnData, layer: str | None = None, *,
+            allow_non_integer: bool = False) -> AttentionAESC:
+        """Train on the raw counts in ``adata.X`` (or ``layer``) and cluster every cell."""
+        cfg = self.config
+        start = time.perf_counter()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        seed_everything(self.seed)
+        cells, genes = self._prepare(adata, layer, allow_non_integer)
+        train = cells.subset(self._training_rows(cells.n_cells))
+        self.n_training_cells = train.n_cells
+        self.gene_space = fit_gene_space(train, genes)
+        x = self._tensor(self.gene_space.scale(train.log_norm))
+        counts = self._tensor(train.counts)
+        sf = self._tensor(size_factors(train.library_size))
+        graph = self._graph(train, with_target=True)
+        self.timings["preprocess_s"] = time.perf_counter() - start
+
+        self.module = AttentionAEModule(
+            x.shape[1], hidden=cfg.hidden, heads=cfg.heads, attention_dropout=cfg.attention_dropout,
+            noise=cfg.noise, noise_sd=cfg.noise_sd, theta_activation=cfg.theta_activation,
+            ablation=cfg.ablation,
+        ).to(self.device)
+        lgamma_counts = torch.lgamma(counts + 1.0)
+        bar = tqdm(total=cfg.epochs_pretrain + cfg.epochs_cluster, desc="AttentionAE-sc",
+                   disable=None if self.progress is None else not self.progress, leave=False)
+        try:
+            tick = time.perf_counter()
+            self._pretrain(x, counts, sf, lgamma_counts, graph, bar)
+            self.timings["pretrain_s"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            self._cluster(x, counts, sf, lgamma_counts, graph, bar)
+            self.timings["cluster_s"] = time.perf_counter() - tick
+        finally:
+            bar.close()
+
+        tick = time.perf_counter()
+        if train.n_cells == cells.n_cells:
+            z = self._embed(x, graph.adjacency)
+        else:
+            z = self._embed(self._tensor(self.gene_space.scale(cells.log_norm)),
+                            self._graph(cells, with_target=False).adjacency)
+        labels = self._assign(z)
+        self.timings["assign_s"] = time.perf_counter() - tick
+        self.timings["total_s"] = time.perf_counter() - start
+        self.memory = {"peak_rss_mb": peak_rss_mb()}
+        gpu = peak_gpu_mb(self.device)
+        if gpu is not None:
+            self.memory["peak_gpu_mb"] = gpu
+
+        self._label_of_centre = _size_order(labels, len(self.centres))
+        self.labels_ = np.full(adata.n_obs, UNASSIGNED, dtype=np.int64)
+        self.labels_[cells.index] = self._label_of_centre[labels]
+        self.embedding_ = np.full((adata.n_obs, z.shape[1]), np.nan, dtype=np.float32)
+        self.embedding_[cells.index] = z.cpu().numpy()
+        return self
+
+    def _pretrain(self, x, counts, sf, lgamma_counts, graph: _GraphInputs, bar) -> None:
+        cfg, module = self.config, self.module
+        optimizer = torch.optim.Adam(module.parameters(), lr=cfg.lr)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step,
+                                                    gamma=cfg.lr_gamma)
+        module.train()
+        best, best_epoch = float("inf"), 0
+        for epoch in range(cfg.epochs_pretrain):
+            output = module(x, graph.adjacency, sf)
+            reconstruction, graph_loss = module.losses(
+                output, x=x, counts=counts, graph_target=graph.target,
+                lgamma_counts_plus_one=lgamma_counts)
+            loss = reconstruction + cfg.graph_weight * graph_loss
+            value = loss.item()
+            if not np.isfinite(value):
+                raise FloatingPointError(f"pretraining loss is {value} at epoch {epoch}")
+            self._record(self.history.pretrain, loss=value,
+                         reconstruction=reconstruction.item(), graph=graph_loss.item())
+            bar.update()
+            bar.set_postfix(stage="pretrain", loss=f"{value:.4f}")
+            if value < best:
+                best, best_epoch = value, epoch
+            elif epoch - best_epoch > cfg.pretrain_patience:
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip_norm)
+            optimizer.step()
+            scheduler.step()
+
+    @torch.no_grad()
+    def _embed(self, x: torch.Tensor, adjacency: torch.Tensor | None) -> torch.Tensor:
+        self.module.eval()
+        z, _ = self.module.encode(x, adjacency)
+        return z
+
+    def _soft_assignment(self, z: torch.Tensor) -> torch.Tensor:
+        return student_t_q(z, self.centres, alpha=self.config.student_t_alpha,
+                           power=self.config.student_t_power)
+
+    @torch.no_grad()
+    def _assign(self, z: torch.Tensor) -> np.ndarray:
+        """Labels as the argmax of the target distribution P over the given cells."""
+        return target_distribution(self._soft_assignment(z)).argmax(dim=1).cpu().numpy()
+
+    def _initial_centres(self, z: torch.Tensor) -> torch.Tensor:
+        """Leiden on a graph of the pretrained embedding; each cluster's mean is a centre."""
+        cfg = self.config
+        z_np = z.cpu().numpy()
+        z_graph = graphs.neighbor_graph(z_np, n_neighbors=cfg.n_neighbors, method=cfg.graph_method,
+                                        knn=cfg.graph_knn, metric=cfg.graph_metric, seed=self.seed)
+        labels = graphs.leiden(z_graph.connectivities, resolution=cfg.resolution, seed=self.seed)
+        centres = np.stack([z_np[labels == k].mean(axis=0) for k in np.unique(labels)])
+        return self._tensor(centres)
+
+    def _cluster(self, x, counts, sf, lgamma_counts, graph: _GraphInputs, bar) -> None:
+        cfg, module = self.config, self.module
+        self.centres = self._initial_centres(self._embed(x, graph.adjacency)).requires_grad_(True)
+        self.initial_n_clusters = len(self.centres)
+        optimizer = torch.optim.Adam(module.clustering_parameters() + [self.centres], lr=cfg.lr)
+        module.train()
+        previous = None
+        for epoch in range(cfg.epochs_cluster):
+            output = module(x, graph.adjacency, sf)
+            q = self._soft_assignment(output.z)
+            p = target_distribution(q.detach())
+            labels = p.argmax(dim=1)
+            change = float("nan") if previous is None else float((labels != previous).float().mean())
+            previous = labels
+            reconstruction, graph_loss = module.losses(
+                output, x=x, counts=counts, graph_target=graph.target,
+                lgamma_counts_plus_one=lgamma_counts)
+            kl = kl_divergence(p, q)
+            loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
+            value = loss.item()
+            if not np.isfinite(value):
+                raise FloatingPointError(f"clustering loss is {value} at epoch {epoch}")
+            self._record(self.history.cluster, loss=value, kl=kl.item(),
+                         reconstruction=reconstruction.item(), graph=graph_loss.item(),
+                         n_clusters=float(torch.unique(labels).numel()), label_change=change)
+            bar.update()
+            bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=int(torch.unique(labels).numel()))
+            if epoch > cfg.min_cluster_epochs and change < cfg.tol:
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip_norm)
+            optimizer.step()
+        self.centres = self.centres.detach()
+
+    @staticmethod
+    def _record(store: dict[str, list[float]], **values: float) -> None:
+        for key, value in values.items():
+            store[key].append(value)
+
+    # ------------------------------------------------------------------ inference
+    def _check_fitted(self) -> None:
+        if self.module is None or self.centres is None or self.gene_space is None:
+            raise RuntimeError("this AttentionAESC is not fitted yet; call fit() first")
+
+    def _new_cells(self, adata: AnnData, layer: str | None) -> tuple[Cells, torch.Tensor]:
+        self._check_fitted()
+        matrix = count_matrix(adata, layer)
+        check_counts(matrix, allow_non_integer=True)
+        cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space.genes,
+                                    self.config.target_sum)
+        if cells.n_cells <= self.config.n_neighbors and self.config.ablation != "no_gnn":
+            raise InputError(f"need more than n_neighbors={self.config.n_neighbors} cells, "
+                             f"got {cells.n_cells}")
+        z = self._embed(self._tensor(self.gene_space.scale(cells.log_norm)),
+                        self._graph(cells, with_target=False).adjacency)
+        return cells, z
+
+    def transform(self, adata: AnnData, layer: str | None = None) -> np.ndarray:
+        """Embedding Z of new cells (NaN rows for cells without counts)."""
+        cells, z = self._new_cells(adata, layer)
+        out = np.full((adata.n_obs, z.shape[1]), np.nan, dtype=np.float32)
+        out[cells.index] = z.cpu().numpy()
+        return out
+
+    def predict(self, adata: AnnData, layer: str | None = None) -> np.ndarray:
+        """Cluster ids of new cells in the fitted clusters (-1 for cells without counts).
+
+        New cells get their own graph and are assigned by argmax of P computed over them.
+        Ids are those of ``labels_``.
+        """
+        cells, z = self._new_cells(adata, layer)
+        out = np.full(adata.n_obs, UNASSIGNED, dtype=np.int64)
+        out[cells.index] = self._label_of_centre[self._assign(z)]
+        return out
+
+    def run_info(self) -> dict[str, Any]:
+        """Parameters, history, timings and memory, in a form ``AnnData.uns`` can store."""
+        self._check_fitted()
+        return {
+            "params": {**self.config.to_dict(), "seed": self.seed, "device": str(self.device)},
+            "history": self.history.to_dict(),
+            "timings": dict(self.timings),
+            "memory": dict(self.memory),
+            "n_training_cells": self.n_training_cells,
+            "n_genes": len(self.gene_space.genes),
+            "epochs_pretrain_run": len(self.history.pretrain["loss"]),
+            "epochs_cluster_run": len(self.history.cluster["loss"]),
+            "initial_n_clusters": self.initial_n_clusters,
+        }

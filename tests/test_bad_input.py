@@ -1,0 +1,118 @@
+"""Bad input gets a clear error and leaves nothing half-written."""
+
+import json
+
+import anndata as ad
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from attentionae_sc import AttentionAESC, InputError
+from attentionae_sc.cli import main
+from attentionae_sc.runtime import atomic_path
+from attentionae_sc.validation import check_counts
+
+FAST = ["--epochs-pretrain", "3", "--epochs-cluster", "2", "--no-progress"]
+
+
+def _with_x(adata, matrix):
+    out = adata.copy()
+    out.X = matrix
+    return out
+
+
+@pytest.mark.parametrize("value, message", [(-1.0, "negative"), (np.nan, "NaN/Inf"),
+                                            (np.inf, "NaN/Inf"), (0.5, "non-integer")])
+def test_fit_rejects_values_that_are_not_counts(tiny_counts, value, message):
+    dense = tiny_counts.X.toarray()
+    dense[3, 7] = value
+    for matrix in (dense, sp.csr_matrix(dense)):
+        with pytest.raises(InputError, match=message):
+            AttentionAESC(progress=False).fit(_with_x(tiny_counts, matrix))
+
+
+def test_non_integer_values_are_allowed_with_an_explicit_opt_in():
+    matrix = np.abs(np.random.default_rng(0).normal(size=(5, 4)))
+    with pytest.warns(UserWarning, match="non-integer"):
+        check_counts(matrix, allow_non_integer=True)
+
+
+def test_too_few_cells_and_empty_matrices(tiny_counts):
+    with pytest.raises(InputError, match="at least 16"):
+        AttentionAESC(progress=False).fit(tiny_counts[:12].copy())
+    with pytest.raises(InputError, match="at least 16"):
+        AttentionAESC(progress=False).fit(_with_x(tiny_counts, np.zeros(tiny_counts.shape)))
+    with pytest.raises(InputError, match="no cells or no genes"):
+        AttentionAESC(progress=False).fit(tiny_counts[:, []].copy())
+    with pytest.raises(InputError, match="layer 'counts' not found"):
+        AttentionAESC(progress=False).fit(tiny_counts, layer="counts")
+
+
+@pytest.fixture
+def h5ad(tmp_path, tiny_counts):
+    path = tmp_path / "in.h5ad"
+    tiny_counts.write_h5ad(path)
+    return path
+
+
+def test_cli_writes_outputs_and_metrics(tmp_path, h5ad):
+    out, metrics = tmp_path / "out" / "res.h5ad", tmp_path / "m.json"
+    code = main([str(h5ad), "--out", str(out), "--label-key", "celltype",
+                 "--metrics-json", str(metrics), "--device", "cpu", *FAST])
+    assert code == 0
+    result = ad.read_h5ad(out)
+    assert "attentionae_sc" in result.obs and result.obsm["X_attentionae_sc"].shape[1] == 16
+    record = json.loads(metrics.read_text())
+    for key in ("ari", "nmi", "asw", "db", "n_clusters", "pretrain_s", "cluster_s",
+                "epochs_pretrain_run", "epochs_cluster_run", "peak_rss_mb"):
+        assert key in record
+    assert record["epochs_pretrain_run"] == 3 and -1 <= record["ari"] <= 1
+    assert not list(out.parent.glob(".*tmp"))
+
+
+def test_cli_missing_label_key_fails_before_training(tmp_path, h5ad, capsys):
+    out = tmp_path / "res.h5ad"
+    assert main([str(h5ad), "--out", str(out), "--label-key", "cell_type", *FAST]) == 2
+    assert "label key 'cell_type' not found" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_missing_and_corrupt_input(tmp_path, h5ad, capsys):
+    out = tmp_path / "res.h5ad"
+    assert main([str(tmp_path / "nope.h5ad"), "--out", str(out), *FAST]) == 2
+    assert "input file not found" in capsys.readouterr().err
+    truncated = tmp_path / "truncated.h5ad"
+    truncated.write_bytes(h5ad.read_bytes()[:2000])
+    assert main([str(truncated), "--out", str(out), *FAST]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_unwritable_output_fails_before_training(tmp_path, h5ad, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main([str(h5ad), "--out", str(blocker / "res.h5ad"), *FAST]) == 2
+    assert "cannot write output" in capsys.readouterr().err
+    assert main([str(h5ad), "--out", str(tmp_path), *FAST]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_cli_bad_counts_report_and_write_nothing(tmp_path, tiny_counts, capsys):
+    bad = tiny_counts.copy()
+    bad.X = bad.X.toarray() - 1
+    path = tmp_path / "scaled.h5ad"
+    bad.write_h5ad(path)
+    out = tmp_path / "res.h5ad"
+    assert main([str(path), "--out", str(out), *FAST]) == 2
+    assert "negative values" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_atomic_path_keeps_the_previous_file_when_writing_fails(tmp_path):
+    target = tmp_path / "result.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash while writing")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]

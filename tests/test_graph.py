@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from attentionae_sc.graph import gcn_normalize, leiden, neighbor_graph, to_torch
+
+
+def test_symmetric_normalisation_of_a_path_graph():
+    # 0 - 1 - 2 with weights 1 and 2
+    adjacency = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 2], [0, 2, 0]], dtype=float))
+    normalised = gcn_normalize(adjacency, "symmetric").toarray()
+    with_loops = adjacency.toarray() + np.eye(3)
+    degree = with_loops.sum(1)  # 2, 4, 3
+    expected = with_loops / np.sqrt(np.outer(degree, degree))
+    np.testing.assert_allclose(normalised, expected, rtol=1e-6)
+    assert normalised[0, 1] == pytest.approx(1 / np.sqrt(8))
+    np.testing.assert_allclose(normalised, normalised.T)
+
+
+def test_no_normalisation_returns_the_adjacency():
+    adjacency = sp.random(6, 6, density=0.5, random_state=0, format="csr")
+    np.testing.assert_allclose(gcn_normalize(adjacency, "none").toarray(), adjacency.toarray(),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown"):
+        gcn_normalize(adjacency, "row")
+
+
+def test_to_torch_keeps_sparse_graphs_sparse_and_matches_dense_product():
+    sparse = sp.random(50, 50, density=0.05, random_state=1, format="csr", dtype=np.float32)
+    dense = sp.random(50, 50, density=0.9, random_state=1, format="csr", dtype=np.float32)
+    features = torch.randn(50, 3)
+    for matrix, layout in ((sparse, torch.sparse_csr), (dense, torch.strided)):
+        tensor = to_torch(matrix, torch.device("cpu"))
+        assert tensor.layout == layout
+        torch.testing.assert_close(tensor @ features,
+                                   torch.from_numpy(matrix.toarray()) @ features)
+
+
+def test_gauss_knn_graph_is_sparse_symmetric_and_local():
+    rng = np.random.default_rng(0)
+    points = np.vstack([rng.normal(0, 0.1, (30, 5)), rng.normal(5, 0.1, (30, 5))]) + 1
+    graph = neighbor_graph(points, n_neighbors=5, method="gauss", knn=True, metric="euclidean",
+                           seed=0)
+    conn = graph.connectivities
+    assert conn.shape == (60, 60)
+    assert abs(conn - conn.T).max() < 1e-6
+    assert conn.nnz <= 60 * 5 * 2
+    assert conn[:30, 30:].nnz == 0  # no edges between the two distant blobs
+
+
+def test_leiden_finds_two_blobs_and_is_seeded():
+    rng = np.random.default_rng(1)
+    points = np.vstack([rng.normal(0, 0.1, (40, 4)), rng.normal(4, 0.1, (40, 4))])
+    graph = neighbor_graph(points, n_neighbors=10, method="gauss", knn=True, metric="euclidean",
+                           seed=0)
+    labels = leiden(graph.connectivities, resolution=0.1, seed=0)
+    assert len(set(labels[:40])) == 1 and len(set(labels[40:])) == 1
+    assert labels[0] != labels[-1]
+    np.testing.assert_array_equal(labels, leiden(graph.connectivities, resolution=0.1, seed=0))

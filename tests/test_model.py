@@ -1,0 +1,115 @@
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import adjusted_rand_score
+
+from attentionae_sc import AttentionAEConfig, AttentionAESC, cluster
+
+FAST = {"epochs_pretrain": 15, "epochs_cluster": 5}
+
+
+@pytest.mark.slow
+def test_recovers_well_separated_groups_with_paper_defaults(separated_counts):
+    adata = separated_counts.copy()
+    cluster(adata, seed=0, progress=False)
+    ari = adjusted_rand_score(adata.obs["celltype"], adata.obs["attentionae_sc"])
+    assert ari > 0.9, f"ARI {ari:.3f}"
+    info = adata.uns["attentionae_sc"]
+    assert info["epochs_pretrain_run"] >= 50
+    assert 1 <= info["epochs_cluster_run"] <= 100
+    history = info["history"]
+    assert len(history["pretrain"]["loss"]) == info["epochs_pretrain_run"]
+    assert history["pretrain"]["loss"][-1] < history["pretrain"]["loss"][0]
+    assert len(history["cluster"]["n_clusters"]) == info["epochs_cluster_run"]
+
+
+def test_cluster_writes_labels_embedding_and_run_info(tiny_counts):
+    adata = tiny_counts.copy()
+    assert cluster(adata, seed=0, progress=False, key_added="aae", **FAST) is None
+    assert isinstance(adata.obs["aae"].dtype, pd.CategoricalDtype)
+    assert adata.obsm["X_aae"].shape == (adata.n_obs, 16)
+    info = adata.uns["aae"]
+    assert info["params"]["seed"] == 0 and info["params"]["epochs_pretrain"] == 15
+    assert {"preprocess_s", "pretrain_s", "cluster_s", "total_s"} <= set(info["timings"])
+    assert info["memory"]["peak_rss_mb"] > 0
+    assert info["n_genes"] == 300 or info["n_genes"] < 300
+    copy = cluster(tiny_counts, seed=0, progress=False, copy=True, **FAST)
+    assert "attentionae_sc" in copy.obs and "attentionae_sc" not in tiny_counts.obs
+
+
+def test_same_seed_same_labels_on_cpu(tiny_counts):
+    first = AttentionAESC(seed=3, device="cpu", progress=False, **FAST).fit(tiny_counts)
+    second = AttentionAESC(seed=3, device="cpu", progress=False, **FAST).fit(tiny_counts)
+    np.testing.assert_array_equal(first.labels_, second.labels_)
+    np.testing.assert_array_equal(first.embedding_, second.embedding_)
+    other = AttentionAESC(seed=4, device="cpu", progress=False, **FAST).fit(tiny_counts)
+    assert not np.array_equal(first.embedding_, other.embedding_)
+
+
+def test_cells_without_counts_are_unassigned(tiny_counts):
+    adata = tiny_counts.copy()
+    counts = adata.X.toarray()
+    counts[[0, 5]] = 0
+    adata.X = sp.csr_matrix(counts)
+    cluster(adata, seed=0, progress=False, **FAST)
+    labels = adata.obs["attentionae_sc"]
+    assert labels.isna().sum() == 2 and labels.iloc[[0, 5]].isna().all()
+    assert np.isnan(adata.obsm["X_attentionae_sc"][[0, 5]]).all()
+    assert np.isfinite(adata.obsm["X_attentionae_sc"][1:5]).all()
+
+
+def test_max_cells_trains_on_a_label_free_subsample_and_assigns_all(tiny_counts):
+    model = AttentionAESC(seed=0, progress=False, max_cells=50, **FAST).fit(tiny_counts)
+    assert model.n_training_cells == 50
+    assert (model.labels_ >= 0).all() and len(model.labels_) == tiny_counts.n_obs
+    # the subsample never looks at labels: shuffling them changes nothing
+    shuffled = tiny_counts.copy()
+    shuffled.obs["celltype"] = shuffled.obs["celltype"].sample(frac=1, random_state=0).to_numpy()
+    again = AttentionAESC(seed=0, progress=False, max_cells=50, **FAST).fit(shuffled)
+    np.testing.assert_array_equal(model.labels_, again.labels_)
+    rows = model._training_rows(1000)
+    assert len(rows) == 50 and len(np.unique(rows)) == 50
+
+
+def test_predict_on_the_training_cells_reproduces_labels(tiny_counts):
+    model = AttentionAESC(seed=0, progress=False, max_cells=None, **FAST).fit(tiny_counts)
+    np.testing.assert_array_equal(model.predict(tiny_counts), model.labels_)
+    np.testing.assert_allclose(model.transform(tiny_counts), model.embedding_, rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_predict_needs_the_model_genes(tiny_counts):
+    model = AttentionAESC(seed=0, progress=False, **FAST).fit(tiny_counts)
+    renamed = tiny_counts.copy()
+    renamed.var_names = [f"other{i}" for i in range(renamed.n_vars)]
+    with pytest.raises(ValueError, match="genes are missing"):
+        model.predict(renamed)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        AttentionAESC().predict(tiny_counts)
+
+
+@pytest.mark.parametrize("ablation", ["no_attention", "no_zinb", "no_residual", "no_gnn"])
+def test_every_ablation_trains(tiny_counts, ablation):
+    model = AttentionAESC(seed=0, progress=False, ablation=ablation, **FAST).fit(tiny_counts)
+    assert model.embedding_.shape == (tiny_counts.n_obs, 16)
+    graph_losses = model.history.pretrain["graph"]
+    assert (max(graph_losses) == 0) == (ablation == "no_gnn")
+
+
+def test_reference_variant_switches_every_documented_setting(tiny_counts):
+    config = AttentionAEConfig.from_variant("reference")
+    assert (config.gcn_normalization, config.graph_target, config.theta_activation,
+            config.student_t_power, config.noise, config.graph_knn) == (
+        "none", "distances", "softplus", 2.0, "relative", False)
+    model = AttentionAESC(config, seed=0, progress=False, **FAST).fit(tiny_counts)
+    assert (model.labels_ >= 0).all()
+    with pytest.raises(ValueError, match="variant"):
+        AttentionAEConfig.from_variant("authors")
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="ablation"):
+        AttentionAEConfig(ablation="no_decoder")
+    with pytest.raises(ValueError, match="max_cells"):
+        AttentionAEConfig(max_cells=10)

@@ -1,0 +1,134 @@
+import pytest
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from attentionae_sc.graph import gcn_normalize, to_torch
+from attentionae_sc.losses import GraphTarget
+from attentionae_sc.module import AttentionAEModule, FusionAttention, GCNLayer
+
+N, GENES = 40, 30
+
+
+@pytest.fixture
+def inputs():
+    torch.manual_seed(0)
+    x = torch.randn(N, GENES)
+    adjacency = sp.random(N, N, density=0.1, random_state=0, format="csr")
+    adjacency = adjacency + adjacency.T
+    return x, to_torch(gcn_normalize(adjacency), torch.device("cpu"))
+
+
+def _module(ablation="none", **kwargs):
+    torch.manual_seed(1)
+    return AttentionAEModule(GENES, ablation=ablation, **kwargs).eval()
+
+
+def test_output_shapes(inputs):
+    x, adjacency = inputs
+    out = _module()(x, adjacency, torch.full((N,), 2.0))
+    assert out.z.shape == (N, 16)
+    assert out.graph_embedding.shape == (N, 16)
+    for tensor in (out.pi, out.mu, out.theta):
+        assert tensor.shape == (N, GENES)
+    assert out.reconstruction is None
+    assert ((out.pi > 0) & (out.pi < 1)).all()
+    assert (out.theta >= 1e-4).all() and (out.theta <= 1e3).all()
+    assert (out.mu >= 2e-5).all()  # scaled by size factor 2
+
+
+def test_mu_is_scaled_by_size_factors(inputs):
+    x, adjacency = inputs
+    module = _module()
+    one = module(x, adjacency, torch.ones(N)).mu
+    three = module(x, adjacency, torch.full((N,), 3.0)).mu
+    torch.testing.assert_close(three, 3 * one)
+
+
+def test_fusion_attention_matches_the_explicit_formula():
+    torch.manual_seed(0)
+    block = FusionAttention(dim=6, heads=3, dropout=0.2).eval()
+    graph_emb, dae_emb = torch.randn(20, 6), torch.randn(20, 6)
+    q = block.to_query(graph_emb).view(20, 3, 6).transpose(0, 1) / 6**0.25
+    k = block.to_key(dae_emb).view(20, 3, 6).transpose(0, 1) / 6**0.25
+    v = block.to_value(dae_emb).view(20, 3, 6).transpose(0, 1)
+    heads = torch.softmax(q @ k.transpose(1, 2), dim=2) @ v
+    expected = block.unify_heads(heads.transpose(0, 1).reshape(20, 18))
+    torch.testing.assert_close(block(graph_emb, dae_emb), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gcn_layer_is_tanh_of_a_w(inputs):
+    _, adjacency = inputs
+    layer = GCNLayer(5, 3)
+    h = torch.randn(N, 5)
+    torch.testing.assert_close(layer(h, adjacency),
+                               torch.tanh(adjacency.to_dense() @ h @ layer.weight))
+
+
+def test_embedding_depends_on_the_graph_only_with_the_gae(inputs):
+    x, adjacency = inputs
+    other = to_torch(gcn_normalize(sp.identity(N, format="csr")), torch.device("cpu"))
+    full = _module()
+    assert not torch.allclose(full.encode(x, adjacency)[0], full.encode(x, other)[0])
+    no_gnn = _module("no_gnn")
+    z, h2 = no_gnn.encode(x, None)
+    assert h2 is None
+    torch.testing.assert_close(z, no_gnn.encode(x, adjacency)[0])
+    with pytest.raises(ValueError, match="needs the cell graph"):
+        full.encode(x, None)
+
+
+def test_no_attention_is_the_plain_dae_encoder(inputs):
+    x, adjacency = inputs
+    module = _module("no_attention")
+    assert not hasattr(module, "fusion1")
+    z, _ = module.encode(x, adjacency)
+    torch.testing.assert_close(z, module.z_layer(module.enc2(module.enc1(x))))
+
+
+def test_no_residual_drops_exactly_the_residual_term(inputs):
+    x, adjacency = inputs
+    full, no_res = _module(), _module("no_residual")
+    no_res.load_state_dict(full.state_dict())
+    e0 = full.enc1(x)
+    h1 = full.gcn1(e0, adjacency)
+    h2 = full.gcn2(h1, adjacency)
+    e1 = full.enc2(e0)
+    r1_full, r1_nores = full.fusion1(h1, e1) + e1, full.fusion1(h1, e1)
+    e2_full, e2_nores = full.z_layer(r1_full), full.z_layer(r1_nores)
+    torch.testing.assert_close(full.encode(x, adjacency)[0], full.fusion2(h2, e2_full) + e2_full)
+    torch.testing.assert_close(no_res.encode(x, adjacency)[0], full.fusion2(h2, e2_nores))
+
+
+def test_no_zinb_reconstructs_the_scaled_input_with_mse(inputs):
+    x, adjacency = inputs
+    module = _module("no_zinb")
+    out = module(x, adjacency)
+    assert out.pi is None and out.reconstruction.shape == (N, GENES)
+    dense = sp.csr_matrix(adjacency.to_dense().numpy())
+    target = GraphTarget.from_scipy(dense, torch.device("cpu"))
+    reconstruction, graph = module.losses(out, x=x, counts=torch.zeros_like(x),
+                                          graph_target=target)
+    torch.testing.assert_close(reconstruction, F.mse_loss(out.reconstruction, x))
+    assert graph.item() > 0
+
+
+def test_noise_only_in_training_mode(inputs):
+    x, adjacency = inputs
+    for noise in ("input", "relative"):
+        module = _module(noise=noise, attention_dropout=0.0)
+        torch.testing.assert_close(module.encode(x, adjacency)[0], module.encode(x, adjacency)[0])
+        module.train()
+        torch.manual_seed(0)
+        first = module.encode(x, adjacency)[0]
+        torch.manual_seed(1)
+        assert not torch.allclose(first, module.encode(x, adjacency)[0])
+
+
+def test_clustering_parameters_exclude_the_decoder():
+    module = _module()
+    chosen = {id(p) for p in module.clustering_parameters()}
+    assert all(id(p) not in chosen for p in module.decoder.parameters())
+    assert all(id(p) not in chosen for p in module.mu_head.parameters())
+    assert all(id(p) in chosen for p in module.fusion2.parameters())
+    assert all(id(p) in chosen for p in module.gcn1.parameters())
