@@ -60,6 +60,10 @@ class AttentionAEConfig:
     pretrain_patience: int = 50  # stop pretraining after this many epochs without a lower loss
     # clustering stage (section 2.5)
     resolution: float = 1.0
+    # Graph of Z for the Leiden initialisation. Paper: silent; code: neighbors(knn=False), a
+    # dense Gaussian kernel over all training cells (n^2 memory, once). True = sparse kNN graph,
+    # for full-batch training of tens of thousands of cells.
+    init_graph_knn: bool = False
     student_t_alpha: float = 1.0
     student_t_power: float = 1.0  # exponent on (1 + d^2/alpha)^-1 after alpha's (alpha+1)/2
     tol: float = 1e-3

@@ -249,7 +249,8 @@ class AttentionAESC:
         cfg = self.config
         z_np = z.cpu().numpy()
         z_graph = graphs.neighbor_graph(z_np, n_neighbors=cfg.n_neighbors, method=cfg.graph_method,
-                                        knn=cfg.graph_knn, metric=cfg.graph_metric, seed=self.seed)
+                                        knn=cfg.init_graph_knn, metric=cfg.graph_metric,
+                                        seed=self.seed)
         labels = graphs.leiden(z_graph.connectivities, resolution=cfg.resolution, seed=self.seed)
         centres = np.stack([z_np[labels == k].mean(axis=0) for k in np.unique(labels)])
         return self._tensor(centres)

@@ -1,0 +1,71 @@
+"""Seconds per training epoch and peak memory of AttentionAE-sc against the number of cells.
+
+Each size runs in a fresh process (so peak RSS is that run's own), full batch
+(``max_cells=None``), on simulated counts with the paper's defaults (2500 HVGs,
+15 neighbours, 8 heads). It prints one table row per size and device.
+
+    python benchmarks/epoch_time.py                      # CPU: 1k, 2k, 5k, 10k cells
+    python benchmarks/epoch_time.py --device cuda --cells 10000 20000 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import torch
+
+CHILD = """
+import json, sys, torch
+from attentionae_sc import AttentionAESC
+from attentionae_sc.simulation import simulate_counts
+n_cells, device, threads, epochs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+adata = simulate_counts(n_cells, 5000, 8, de_prob=0.1, seed=0)
+model = AttentionAESC(seed=0, device=device, progress=False, max_cells=None,
+                      epochs_pretrain=epochs, epochs_cluster=epochs, tol=0.0,
+                      min_cluster_epochs=epochs).fit(adata)
+info = model.run_info()
+print(json.dumps({"timings": info["timings"], "memory": info["memory"],
+                  "pretrain_epochs": info["epochs_pretrain_run"],
+                  "cluster_epochs": info["epochs_cluster_run"]}))
+"""
+
+
+def measure(n_cells: int, device: str, threads: int, epochs: int) -> dict:
+    """Run one size in a child process and return its timings and memory."""
+    out = subprocess.run([sys.executable, "-c", CHILD, str(n_cells), device, str(threads),
+                          str(epochs)], capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, nargs="+", default=[1000, 2000, 5000, 10000])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="epochs timed in each stage (default 10)")
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("CUDA is not available on this machine")
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu x{args.threads} threads"
+    print(f"# AttentionAE-sc epoch time, torch {torch.__version__}, {name}")
+    print("cells\tpretrain_s_per_epoch\tcluster_s_per_epoch\tpeak_rss_mb\tpeak_gpu_mb")
+    for n_cells in args.cells:
+        result = measure(n_cells, args.device, args.threads, args.epochs)
+        if "error" in result:
+            print(f"{n_cells}\terror: {result['error']}", flush=True)
+            continue
+        timings, memory = result["timings"], result["memory"]
+        print(f"{n_cells}\t{timings['pretrain_s'] / result['pretrain_epochs']:.3f}"
+              f"\t{timings['cluster_s'] / max(result['cluster_epochs'], 1):.3f}"
+              f"\t{memory['peak_rss_mb']:.0f}\t{memory.get('peak_gpu_mb') or 'NA'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Fetch a registered file from a local mirror or its URL, verified and atomic.
+
+A file lands under its final name only after its checksum matched; a failed or
+interrupted transfer leaves nothing there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class ChecksumError(RuntimeError):
+    """The content of a file does not match its registered hash."""
+
+
+def file_hashes(path: str | os.PathLike) -> dict[str, str]:
+    """sha256 and git blob id (sha1 of ``"blob <size>\\0" + content``) of a file."""
+    size = os.path.getsize(path)
+    sha256 = hashlib.sha256()
+    blob = hashlib.sha1(f"blob {size}\0".encode())
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            sha256.update(chunk)
+            blob.update(chunk)
+    return {"sha256": sha256.hexdigest(), "git_blob": blob.hexdigest()}
+
+
+def verify(path: str | os.PathLike, expected: Mapping[str, str], source: str) -> None:
+    """Raise ``ChecksumError`` naming the source and both hashes when ``path`` differs."""
+    wanted = {k: str(v).lower() for k, v in expected.items() if k in ("sha256", "git_blob") and v}
+    if not wanted:
+        return
+    actual = file_hashes(path)
+    for kind, value in wanted.items():
+        if actual[kind] != value:
+            raise ChecksumError(f"checksum mismatch for {source}: expected {kind} {value}, "
+                                f"got {actual[kind]}")
+
+
+@contextmanager
+def _staging(dest: Path) -> Iterator[Path]:
+    """A temporary file beside ``dest`` that replaces it only if the block succeeds."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(handle)
+    staged = Path(tmp)
+    try:
+        yield staged
+        os.replace(staged, dest)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _download(url: str, target: Path, retries: int, timeout: float) -> None:
+    last_error: Exception | None = None
+    for attempt in range(1, retries + 1):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, \
+                    open(target, "wb") as out:
+                shutil.copyfileobj(response, out, CHUNK)
+            return
+        except OSError as err:
+            last_error = err
+            if attempt < retries:
+                time.sleep(2 ** attempt)
+    raise RuntimeError(f"download of {url} failed after {retries} attempts: {last_error}")
+
+
+def fetch(entry: Mapping[str, str], dest: str | os.PathLike, mirror: str | os.PathLike | None = None,
+          retries: int = 3, timeout: float = 60.0) -> Path:
+    """Put the registered file ``entry`` at ``dest``.
+
+    ``entry`` has ``url`` and/or ``mirror_path``, and ``sha256`` and/or ``git_blob``.
+    With ``mirror`` set the file is copied from ``mirror / mirror_path`` and the
+    network is never used; otherwise it is downloaded from ``url`` with retries.
+    """
+    dest = Path(dest)
+    if mirror:
+        if not entry.get("mirror_path"):
+            raise FileNotFoundError(f"{dest.name} has no mirror_path in the registry, so it "
+                                    f"cannot come from the mirror {mirror}")
+        source = Path(mirror) / entry["mirror_path"]
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} not found in the data mirror {mirror}")
+        with _staging(dest) as staged:
+            shutil.copyfile(source, staged)
+            verify(staged, entry, str(source))
+        return dest
+    if not entry.get("url"):
+        raise FileNotFoundError(f"{dest.name} has no url and no data_mirror is set")
+    with _staging(dest) as staged:
+        _download(entry["url"], staged, retries, timeout)
+        verify(staged, entry, entry["url"])
+    return dest

@@ -1,0 +1,388 @@
+"""Benchmark figures: metric bars (paper Fig 2 / S2), cost panels and UMAP grids (Fig 3B / S3).
+
+Every figure is written as PNG and PDF, each atomically. Figures are built on
+``matplotlib.figure.Figure`` directly (no pyplot state), so no backend is selected here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import ticker
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.transforms import blended_transform_factory
+
+from scbench.aggregate import (
+    METRIC_LABELS,
+    cell_stats,
+    method_info,
+    method_label,
+    method_order,
+    read_metrics,
+    registry_methods,
+    temporary_path,
+)
+
+STYLE = {
+    "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "xtick.labelsize": 8,
+    "ytick.labelsize": 8, "legend.fontsize": 8, "legend.title_fontsize": 8,
+    "axes.spines.top": False, "axes.spines.right": False, "pdf.fonttype": 42,
+    "savefig.dpi": 200,
+}
+AXIS_LABELS = {**METRIC_LABELS, "db": "Davies-Bouldin (lower is better)",
+               "runtime_s": "Runtime (s)", "peak_mem_mb": "Peak memory (MB)",
+               "peak_gpu_mb": "Peak GPU memory (MB)"}
+#: Text drawn at a bar's place when a method has no value there.
+MISSING_TEXT = {"unavailable": "n/a", "failed": "failed", "missing": "–"}
+CONTROL_GREYS = ["0.8", "0.6", "0.9", "0.7"]
+MAX_PLOT_WIDTH_IN = 10.0  # wider bar panels wrap their datasets onto more rows
+
+
+def _save(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
+    """Save ``fig`` to both paths, each via a same-suffix temporary file and ``os.replace``."""
+    for path in map(Path, (out_png, out_pdf)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_path(path)
+        try:
+            fig.savefig(tmp, bbox_inches="tight")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> dict[str, dict]:
+    """Bar style per method: colour-blind-safe colours; controls grey and hatched."""
+    colours = sns.color_palette("colorblind", 10)
+    styles, n_main, n_control = {}, 0, 0
+    for m in order:
+        if method_info(methods, m).is_control:
+            styles[m] = {"facecolor": CONTROL_GREYS[n_control % 4], "hatch": "///",
+                         "edgecolor": "0.3"}
+            n_control += 1
+        else:
+            styles[m] = {"facecolor": colours[n_main % 10],
+                         "hatch": ["", "..", "xx"][n_main // 10 % 3], "edgecolor": "0.2"}
+            n_main += 1
+    return styles
+
+
+def _legend_handles(order: Sequence[str], methods: Mapping[str, Any] | None,
+                    styles: dict[str, dict]) -> list[Patch]:
+    """One patch per method; '*' = needs k, '(control)' for controls."""
+    return [Patch(**styles[m], linewidth=0.5,
+                  label=method_label(methods, m)
+                  + (" (control)" if method_info(methods, m).is_control else ""))
+            for m in order]
+
+
+def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequence[str],
+               styles: dict[str, dict], column: str, log: bool = False,
+               no_value: str = "n/c") -> None:
+    """Grouped bars: x = datasets, one bar per method (mean of ok seeds, sd, seeds as dots).
+
+    Where a method has no value the bar's place says why: n/a (unavailable), failed, or
+    ``no_value`` when its runs succeeded without this value.
+    """
+    groups = dict(tuple(metrics.groupby(["dataset", "method"])))
+    empty = metrics.iloc[:0]
+    width = 0.8 / len(order)
+    at_bottom = blended_transform_factory(ax.transData, ax.transAxes)
+    jitter = np.random.default_rng(0)
+    if log:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ticker.LogFormatter())
+        ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False,
+                                                         minor_thresholds=(2, 0.5)))
+    for j, method in enumerate(order):
+        for i, dataset in enumerate(datasets):
+            x = i + (j - (len(order) - 1) / 2) * width
+            runs = groups.get((dataset, method), empty)
+            mean, sd, _, _, status = cell_stats(runs, column)
+            if np.isnan(mean):
+                text = no_value if status == "not computable" else MISSING_TEXT[status.split()[0]]
+                ax.text(x, 0.02 if log else 0.0, text, rotation=90, ha="center", va="bottom",
+                        fontsize=8, color="0.3", transform=at_bottom if log else ax.transData)
+                continue
+            ax.bar(x, mean, width, linewidth=0.5, **styles[method])
+            if not log and not np.isnan(sd):
+                ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor="black", elinewidth=0.8,
+                            capsize=1.5)
+            values = runs.loc[runs["status"] == "ok", column].dropna().to_numpy(float)
+            offsets = jitter.uniform(-0.2, 0.2, len(values)) * width
+            ax.scatter(x + offsets, values, s=5, color="black", linewidths=0, zorder=3)
+    ax.set_xticks(range(len(datasets)))
+    many = len(datasets) > 4
+    ax.set_xticklabels(datasets, rotation=30 if many else 0, ha="right" if many else "center",
+                       rotation_mode="anchor")
+    ax.set_ylabel(AXIS_LABELS.get(column, column))
+    if not log:
+        ax.axhline(0, color="0.3", linewidth=0.6)
+
+
+def _bars_figure(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
+                 panels: Sequence[tuple[str, bool, str]], out_png: str | os.PathLike,
+                 out_pdf: str | os.PathLike) -> None:
+    """Grouped-bar panels (column, log scale, no-value text) sharing one legend.
+
+    Many datasets wrap onto several rows per panel (same y range, same bar width).
+    """
+    order = method_order(metrics["method"].unique(), methods)
+    datasets = sorted(metrics["dataset"].unique())
+    styles = _method_styles(order, methods)
+    group_in = 0.09 * len(order) + 0.25  # inches per dataset group
+    n_rows = -(-len(datasets) // max(1, int(MAX_PLOT_WIDTH_IN // group_in)))
+    chunks = [[str(d) for d in c] for c in np.array_split(datasets, n_rows)]
+    per_row = max(map(len, chunks))
+    width = max(5.0, 2.5 + per_row * group_in)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width, 2.5 * len(panels) * n_rows + 0.6), layout="constrained")
+        axes = fig.subplots(len(panels) * n_rows, 1, squeeze=False)[:, 0]
+        for k, panel in enumerate(panels):
+            group = axes[k * n_rows:(k + 1) * n_rows]
+            for ax, chunk in zip(group, chunks):
+                _bar_panel(ax, metrics, order, chunk, styles, *panel)
+                ax.set_xlim(-0.5, per_row - 0.5)
+            lows, highs = zip(*(ax.get_ylim() for ax in group))
+            for ax in group:
+                ax.set_ylim(min(lows), max(highs))
+            if n_rows == 1 and k < len(panels) - 1:
+                group[0].tick_params(labelbottom=False)
+            if len(panels) > 1:
+                group[0].text(-0.01, 1.02, "abcdefgh"[k], transform=group[0].transAxes,
+                              fontweight="bold", ha="right", va="bottom", fontsize=10)
+        needs_k = any(method_info(methods, m).needs_k for m in order)
+        fig.legend(handles=_legend_handles(order, methods, styles), loc="outside right upper",
+                   frameon=False, title="Method (* needs k)" if needs_k else "Method")
+        _save(fig, out_png, out_pdf)
+
+
+def fig_metric_bars(metrics: pd.DataFrame, methods: Mapping[str, Any] | None, metric: str,
+                    out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
+    """Fig 2 style: ``metric`` per dataset and method, mean of ok seeds ± sd, seeds as dots."""
+    _bars_figure(metrics, methods, [(metric, False, "n/c")], out_png, out_pdf)
+
+
+def fig_s2(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
+           out_png: str | os.PathLike, out_pdf: str | os.PathLike,
+           panels: Sequence[str] = ("nmi", "asw", "db")) -> None:
+    """S2 style: one bar panel per metric (default NMI, silhouette, Davies-Bouldin)."""
+    _bars_figure(metrics, methods, [(m, False, "n/c") for m in panels], out_png, out_pdf)
+
+
+def fig_cost(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
+             out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
+    """Runtime and peak memory (log scales) per dataset and method; GPU memory when recorded.
+
+    Run-record values are used, falling back to the Snakemake benchmark file's.
+    """
+    cost = metrics.assign(runtime_s=metrics["runtime_s"].fillna(metrics["bench_s"]),
+                          peak_mem_mb=metrics["peak_mem_mb"].fillna(metrics["bench_max_rss_mb"]))
+    panels = [("runtime_s", True, "n/c"), ("peak_mem_mb", True, "n/c")]
+    if cost.loc[cost["status"] == "ok", "peak_gpu_mb"].notna().any():
+        panels.append(("peak_gpu_mb", True, "cpu"))
+    _bars_figure(cost, methods, panels, out_png, out_pdf)
+
+
+def _palette(n: int) -> list:
+    """``n`` distinguishable colours: colour-blind-safe up to 10, tab20 up to 20, then husl."""
+    if n <= 10:
+        return sns.color_palette("colorblind", n)
+    return sns.color_palette("tab20" if n <= 20 else "husl", n)
+
+
+def read_labels(path: str | os.PathLike | None, obs_names: pd.Index) -> np.ndarray | None:
+    """Predicted labels from a TSV with a header, aligned to ``obs_names``; None if absent/empty.
+
+    The label column is ``label``/``cluster``/``pred`` (else the last column); when the first
+    column holds cell names it is used for alignment, otherwise rows must be in cell order.
+    """
+    if path is None or not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return None
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if table.empty:
+        return None
+    column = next((c for c in ("label", "labels", "cluster", "pred", "predicted")
+                   if c in table.columns), table.columns[-1])
+    first = table.columns[0]
+    if first != column and set(obs_names) <= set(table[first]):
+        return table.set_index(first).loc[obs_names, column].to_numpy()
+    if len(table) != len(obs_names):
+        raise ValueError(f"{path}: {len(table)} labels for {len(obs_names)} cells")
+    return table[column].to_numpy()
+
+
+def umap_coords(rep: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D UMAP (scanpy: 15 neighbours, ``random_state=seed``) of a cells x dims representation."""
+    import anndata as ad
+    import scanpy as sc
+
+    work = ad.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(len(rep))]))
+    work.obsm["X_rep"] = np.asarray(rep, dtype=np.float32)
+    sc.pp.neighbors(work, n_neighbors=min(15, len(rep) - 1), use_rep="X_rep", random_state=seed)
+    sc.tl.umap(work, random_state=seed)
+    return work.obsm["X_umap"]
+
+
+def _match_order(predicted: np.ndarray, truth: np.ndarray, types: Sequence[str]) -> list[str]:
+    """Predicted clusters ordered by their majority true type, then size (so colours match)."""
+    table = pd.crosstab(pd.Series(predicted, name="p"), pd.Series(truth, name="t"))
+    table = table.reindex(columns=list(types), fill_value=0)
+    key = pd.DataFrame({"type": table.to_numpy().argmax(axis=1), "size": -table.sum(axis=1)},
+                       index=table.index)
+    return list(key.sort_values(["type", "size"]).index)
+
+
+def _scatter(ax, coords: np.ndarray, labels: np.ndarray, categories: Sequence[str],
+             size: float) -> None:
+    """Scatter coloured by ``labels``, colours assigned in ``categories`` order."""
+    colours = _palette(len(categories))
+    lookup = {c: colours[i] for i, c in enumerate(categories)}
+    ax.scatter(coords[:, 0], coords[:, 1], c=[lookup[v] for v in labels], s=size,
+               linewidths=0, rasterized=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def runs_from_records(records: Sequence[str | os.PathLike]
+                      ) -> dict[str, tuple[Path | None, Path | None]]:
+    """method -> (labels TSV, embedding .npy) from run records ``<run dir>/record.json``.
+
+    Labels only for ok runs; the embedding only where the run wrote one.
+    """
+    runs = {}
+    for path in map(Path, records):
+        record = json.loads(path.read_text())
+        embedding = path.parent / "embedding.npy"
+        runs[record["method"]] = (path.parent / "labels.tsv" if record["status"] == "ok" else None,
+                                  embedding if embedding.is_file() else None)
+    return runs
+
+
+def fig_umaps(prepared_h5ad: str | os.PathLike,
+              runs: Mapping[str, tuple[str | os.PathLike | None, str | os.PathLike | None]],
+              out_png: str | os.PathLike, out_pdf: str | os.PathLike, seed: int = 0,
+              methods: Mapping[str, Any] | None = None, pca: str | os.PathLike | None = None,
+              label_key: str = "celltype") -> None:
+    """UMAP grid for one dataset: a row per method, columns = true and predicted labels.
+
+    ``runs`` maps method -> (labels TSV, embedding .npy or None). A method without an
+    embedding is drawn on the shared PCA (``pca``: the .npy written by ``scbench.score pca``;
+    computed with ``scbench.score.shared_pca`` when None), and its panels say so. Methods
+    without labels (failed or unavailable runs) get no row; a note at the bottom names them.
+    """
+    import anndata as ad
+
+    adata = ad.read_h5ad(prepared_h5ad)
+    truth = adata.obs[label_key].astype(str).to_numpy()
+    types = sorted(set(truth), key=lambda t: [int(p) if p.isdigit() else p
+                                              for p in re.split(r"(\d+)", t)])
+    size = float(np.clip(6000 / adata.n_obs, 0.5, 12))
+    order = method_order(runs, methods or dict.fromkeys(runs))
+    predicted = {m: read_labels(runs[m][0], adata.obs_names) for m in order}
+    shown = [m for m in order if predicted[m] is not None]
+    absent = [method_info(methods, m).display_name for m in order if predicted[m] is None]
+    cache: dict[str, np.ndarray] = {}
+
+    def pca_coords() -> np.ndarray:
+        if "pca" not in cache:
+            if pca is None:
+                from scbench.score import shared_pca
+
+                rep = shared_pca(adata)
+            else:
+                rep = np.load(pca)
+            cache["pca"] = umap_coords(rep, seed)
+        return cache["pca"]
+
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(6.4, 2.9 * max(1, len(shown)) + 0.4), layout="constrained")
+        axes = fig.subplots(max(1, len(shown)), 2, squeeze=False)
+        for row, method in zip(axes, shown or [None]):
+            name = method_info(methods, method).display_name if method else ""
+            embedding = runs[method][1] if method else None
+            if embedding is not None and Path(embedding).is_file():
+                rep = np.load(embedding)
+                if len(rep) != adata.n_obs:
+                    raise ValueError(f"{embedding}: {len(rep)} rows for {adata.n_obs} cells")
+                coords, where = umap_coords(rep.reshape(len(rep), -1), seed), "method embedding"
+            else:
+                coords, where = pca_coords(), "shared PCA, no embedding"
+            _scatter(row[0], coords, truth, types, size)
+            row[0].set_title("True labels")
+            row[0].set_ylabel(f"{name}\nUMAP of {where}" if method else "UMAP of shared PCA")
+            if method is None:
+                row[1].set_axis_off()
+                continue
+            clusters = _match_order(predicted[method], truth, types)
+            _scatter(row[1], coords, predicted[method], clusters, size)
+            row[1].set_title(f"Predicted ({len(clusters)} clusters)")
+        if absent:
+            fig.supxlabel(textwrap.fill("No predicted labels (run failed or unavailable): "
+                                        + ", ".join(absent), 90), fontsize=8)
+        if len(types) <= 20:
+            handles = [Line2D([], [], marker="o", linestyle="", markersize=5, color=c, label=t)
+                       for t, c in zip(types, _palette(len(types)))]
+            fig.legend(handles=handles, loc="outside right upper", frameon=False,
+                       title="True label")
+        _save(fig, out_png, out_pdf)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """CLI: ``bars``, ``s2``, ``cost`` (from metrics.tsv) and ``umaps`` (one dataset)."""
+    parser = argparse.ArgumentParser(prog="python -m scbench.figures", description=__doc__)
+    sub = parser.add_subparsers(dest="figure", required=True)
+    commands = {name: sub.add_parser(name, help=text) for name, text in [
+        ("bars", "one metric per dataset and method (Fig 2)"),
+        ("s2", "NMI, silhouette and Davies-Bouldin panels (S2)"),
+        ("cost", "runtime and peak memory"),
+        ("umaps", "UMAPs of each method's embedding, true vs predicted labels (Fig 3B/S3)")]}
+    for name, command in commands.items():
+        if name == "umaps":
+            command.add_argument("prepared", help="the dataset's prepared .h5ad")
+        else:
+            command.add_argument("metrics", help="metrics.tsv from scbench.aggregate")
+        command.add_argument("--methods-order", default="",
+                             help="comma-separated method names (default: registry order)")
+        command.add_argument("--out-png", required=True)
+        command.add_argument("--out-pdf", required=True)
+    commands["bars"].add_argument("--metric", default="ari", choices=sorted(METRIC_LABELS))
+    umaps = commands["umaps"]
+    umaps.add_argument("--records", nargs="+", required=True,
+                       help="run records <run dir>/record.json, one per method")
+    umaps.add_argument("--pca", help="shared PCA .npy (default: computed from the counts)")
+    umaps.add_argument("--seed", type=int, default=0, help="UMAP random_state")
+    umaps.add_argument("--label-key", default="celltype")
+    args = parser.parse_args(argv)
+
+    order = [m for m in args.methods_order.split(",") if m]
+    if args.figure == "umaps":
+        runs = runs_from_records(args.records)
+        fig_umaps(args.prepared, runs, args.out_png, args.out_pdf, args.seed,
+                  registry_methods(order, runs), args.pca, args.label_key)
+        return
+    metrics = read_metrics(args.metrics)
+    methods = registry_methods(order, metrics["method"].unique())
+    if args.figure == "bars":
+        fig_metric_bars(metrics, methods, args.metric, args.out_png, args.out_pdf)
+    elif args.figure == "s2":
+        fig_s2(metrics, methods, args.out_png, args.out_pdf)
+    else:
+        fig_cost(metrics, methods, args.out_png, args.out_pdf)
+
+
+if __name__ == "__main__":
+    main()

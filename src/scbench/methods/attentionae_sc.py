@@ -1,0 +1,34 @@
+"""AttentionAE-sc (this repository's implementation of the paper), via ``attentionae_sc.cluster``.
+
+Params are :class:`attentionae_sc.AttentionAEConfig` overrides (e.g. ``epochs_pretrain``,
+``epochs_cluster``, ``ablation``). Labels: the model's clusters; cells the model cannot assign
+(no counts) get -1 (declared as ``extra["unassigned_label"]``), and then no embedding is returned,
+since theirs is undefined. Embedding: the 16-d fused latent Z.
+"""
+
+from __future__ import annotations
+
+from .registry import MethodOutput
+
+REQUIRES = ("attentionae_sc", "torch")  # missing -> unavailable
+
+KEY = "attentionae_sc"
+
+
+def run(adata, *, seed, threads, device, n_clusters, params):
+    import numpy as np
+    from attentionae_sc import cluster
+
+    cluster(adata, seed=seed, device=device, key_added=KEY, progress=False, **params)
+    codes = adata.obs[KEY].cat.codes.to_numpy().astype(np.int64)  # NaN (unassigned) -> -1
+    embedding = np.asarray(adata.obsm[f"X_{KEY}"])
+    info = adata.uns.get(KEY, {})
+    extra = {"settings": info.get("params", dict(params)), "unassigned_label": -1,
+             "n_unassigned": int((codes < 0).sum())}
+    for key in ("timings", "memory", "epochs_pretrain_run", "epochs_cluster_run",
+                "initial_n_clusters", "n_training_cells"):
+        if key in info:
+            extra[key] = info[key]
+    if extra["n_unassigned"]:
+        embedding = None
+    return MethodOutput(labels=codes, embedding=embedding, extra=extra)

@@ -1,0 +1,195 @@
+"""The method registry: one :class:`MethodSpec` per clustering method, keyed by its config name.
+
+Adding a method = one module in ``scbench.methods`` exposing ``run`` (see :class:`MethodOutput`),
+one entry in :data:`METHODS`, and (unless it runs in the project env) ``envs/<env>.yaml`` plus
+``envs/pip/<env>.txt``.
+
+Standard library only: the runner imports this inside every method environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Implementation = Literal["original", "reimplementation", "control"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Metadata of one clustering method.
+
+    ``needs_k``: the method is given the true number of cell types (starred in tables, as in the
+    paper). ``env``: ``"main"`` (the project venv) or the name of ``envs/<env>.yaml`` and
+    ``envs/pip/<env>.txt``. ``module``: the module implementing ``run``; ``None`` with
+    ``unavailable`` set for registered-but-not-implemented methods, whose runs are recorded with
+    ``status="unavailable"`` and that reason.
+    """
+
+    name: str
+    display_name: str
+    reference: str
+    needs_k: bool
+    gpu: bool
+    env: str
+    implementation: Implementation
+    module: str | None
+    unavailable: str | None = None
+
+
+@dataclass
+class MethodOutput:
+    """What a method's ``run`` returns.
+
+    ``labels``: one label per cell (ints or strings), in ``adata.obs_names`` order. NaN/None are
+    never allowed; a method that leaves some cells unassigned must use a sentinel label and name
+    it in ``extra["unassigned_label"]`` (e.g. PhenoGraph's -1 for cells in tiny clusters).
+    ``embedding``: an n_obs x d float array (or ``None``). ``extra``: JSON-serialisable details
+    (resolved settings, versions of non-Python tools, ...) that end up in the run record.
+    """
+
+    labels: Any
+    embedding: Any = None
+    extra: dict = field(default_factory=dict)
+
+
+_SCANPY = "Wolf, Angerer & Theis, Genome Biol 2018, doi:10.1186/s13059-017-1382-0 (scanpy)"
+
+_NOT_YET = "not implemented yet (GitHub-only original code; planned in a later issue)"
+
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in [
+        MethodSpec(
+            name="attentionae_sc",
+            display_name="AttentionAE-sc",
+            reference="Li et al., Attention-based deep clustering method for scRNA-seq data, "
+            "PLoS Comput Biol 2023, doi:10.1371/journal.pcbi.1011641",
+            needs_k=False, gpu=True, env="main", implementation="original",
+            module="scbench.methods.attentionae_sc",
+        ),
+        MethodSpec(
+            name="leiden",
+            display_name="Leiden (scanpy)",
+            reference="Traag, Waltman & van Eck, Sci Rep 2019, doi:10.1038/s41598-019-41695-z; "
+            + _SCANPY,
+            needs_k=False, gpu=False, env="main", implementation="original",
+            module="scbench.methods.leiden",
+        ),
+        MethodSpec(
+            name="louvain",
+            display_name="Louvain (scanpy)",
+            reference="Blondel et al., J Stat Mech 2008, doi:10.1088/1742-5468/2008/10/P10008; "
+            + _SCANPY,
+            needs_k=False, gpu=False, env="main", implementation="original",
+            module="scbench.methods.louvain",
+        ),
+        MethodSpec(
+            name="kmeans",
+            display_name="K-means (PCA)",
+            reference="Lloyd, IEEE Trans Inf Theory 1982, doi:10.1109/TIT.1982.1056489; "
+            "scikit-learn KMeans on the scanpy PCA",
+            needs_k=True, gpu=False, env="main", implementation="original",
+            module="scbench.methods.kmeans",
+        ),
+        MethodSpec(
+            name="phenograph",
+            display_name="PhenoGraph",
+            reference="Levine et al., Cell 2015, doi:10.1016/j.cell.2015.05.047",
+            needs_k=False, gpu=False, env="phenograph", implementation="original",
+            module="scbench.methods.phenograph",
+        ),
+        MethodSpec(
+            name="scvi",
+            display_name="scvi-tools",
+            reference="Lopez et al., Nat Methods 2018, doi:10.1038/s41592-018-0229-2; Gayoso et al., "
+            "Nat Biotechnol 2022, doi:10.1038/s41587-021-01206-w",
+            needs_k=False, gpu=True, env="scvi", implementation="original",
+            module="scbench.methods.scvi",
+        ),
+        MethodSpec(
+            name="desc",
+            display_name="DESC",
+            reference="Li et al., Nat Commun 2020, doi:10.1038/s41467-020-15851-3",
+            needs_k=False, gpu=False, env="desc", implementation="original",
+            module="scbench.methods.desc",
+        ),
+        MethodSpec(
+            name="seurat",
+            display_name="Seurat",
+            reference="Hao et al., Cell 2021, doi:10.1016/j.cell.2021.04.048 (Seurat v4)",
+            needs_k=False, gpu=False, env="seurat", implementation="original",
+            module="scbench.methods.seurat",
+        ),
+        MethodSpec(
+            name="random_labels",
+            display_name="Random labels",
+            reference="control: uniform random labels over the true number of types (floor)",
+            needs_k=True, gpu=False, env="main", implementation="control",
+            module="scbench.methods.random_labels",
+        ),
+        MethodSpec(
+            name="true_labels",
+            display_name="True labels",
+            reference="control: the annotated cell types (ceiling)",
+            needs_k=False, gpu=False, env="main", implementation="control",
+            module="scbench.methods.true_labels",
+        ),
+        MethodSpec(
+            name="sc3",
+            display_name="SC3",
+            reference="Kiselev et al., Nat Methods 2017, doi:10.1038/nmeth.4236",
+            needs_k=False, gpu=False, env="sc3", implementation="original", module=None,
+            unavailable="not implemented yet: SC3 is an R/Bioconductor package that Debian 12 does "
+            "not ship and Bioconductor is not reachable from this host (the paper estimated k with "
+            "SC3's Tracy-Widom step, so it does not need k)",
+        ),
+        MethodSpec(
+            name="scgnn",
+            display_name="scGNN",
+            reference="Wang et al., Nat Commun 2021, doi:10.1038/s41467-021-22197-x",
+            needs_k=False, gpu=True, env="scgnn", implementation="original", module=None,
+            unavailable=_NOT_YET + ": github.com/juexinwang/scGNN (PyTorch), not on PyPI",
+        ),
+        MethodSpec(
+            name="scgac",
+            display_name="scGAC",
+            reference="Cheng & Ma, Bioinformatics 2022, doi:10.1093/bioinformatics/btac099",
+            needs_k=True, gpu=True, env="scgac", implementation="original", module=None,
+            unavailable=_NOT_YET + ": github.com/Joye9285/scGAC (TensorFlow/Keras), not on PyPI",
+        ),
+        MethodSpec(
+            name="graph_sc",
+            display_name="graph-sc",
+            reference="Ciortan & Defrance, Bioinformatics 2022, doi:10.1093/bioinformatics/btab787",
+            needs_k=False, gpu=True, env="graph_sc", implementation="original", module=None,
+            unavailable=_NOT_YET + ": github.com/ciortanmadalina/graph-sc (PyTorch + DGL; a PyPI "
+            "'graph-sc' 0.0.3 exists but is not verified to be the paper's code)",
+        ),
+        MethodSpec(
+            name="scdeepcluster",
+            display_name="scDeepCluster",
+            reference="Tian et al., Nat Mach Intell 2019, doi:10.1038/s42256-019-0037-0",
+            needs_k=True, gpu=True, env="scdeepcluster", implementation="original", module=None,
+            unavailable=_NOT_YET + ": github.com/ttgump/scDeepCluster (Keras/TF1; PyTorch port "
+            "scDeepCluster_pytorch), not on PyPI",
+        ),
+        MethodSpec(
+            name="scea",
+            display_name="SCEA",
+            reference="BMC Genomics 2023, doi:10.1186/s12864-023-09344-y",
+            needs_k=True, gpu=True, env="scea", implementation="original", module=None,
+            unavailable=_NOT_YET + ": github.com/SAkbari93/SCEA (Python 3.6, TensorFlow 1.12, "
+            "Keras 2.1), not on PyPI",
+        ),
+    ]
+}
+
+
+def get(name: str) -> MethodSpec:
+    """The spec of method ``name``; ``KeyError`` naming the valid methods otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        valid = ", ".join(sorted(METHODS))
+        raise KeyError(f"unknown method {name!r}; valid methods: {valid}") from None

@@ -1,0 +1,223 @@
+"""Aggregation of per-run score records into metrics and summary tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scbench.aggregate import (
+    METRICS_COLUMNS,
+    main,
+    method_info,
+    metrics_table,
+    parse_benchmark_paths,
+    summary_table,
+    summary_to_latex,
+    summary_to_markdown,
+    write_summary,
+)
+
+DATASETS = ["sim_easy", "sim_hard"]
+SEEDS = [0, 1, 2]
+METHODS = {
+    "attentionae_sc": {"display_name": "AttentionAE-sc", "needs_k": False,
+                       "implementation": "original"},
+    "km_pca": {"display_name": "k_means", "needs_k": True, "implementation": "reimplementation"},
+    "leiden": {"display_name": "Leiden", "needs_k": False, "implementation": "control"},
+}
+
+
+def status_of(dataset: str, method: str, seed: int) -> str:
+    """km_pca: seed 2 fails on sim_easy; unavailable on sim_hard."""
+    if method == "km_pca" and dataset == "sim_hard":
+        return "unavailable"
+    if method == "km_pca" and seed == 2:
+        return "failed"
+    return "ok"
+
+
+def make_records(rng_seed: int = 0) -> list[dict]:
+    """2 datasets x 3 methods x 3 seeds; the control scores best everywhere.
+
+    ARI/NMI/ASW: AttentionAE-sc is the best non-control; DB (lower is better): k-means is.
+    """
+    rng = np.random.default_rng(rng_seed)
+    records = []
+    for dataset in DATASETS:
+        for method in METHODS:
+            for seed in SEEDS:
+                status = status_of(dataset, method, seed)
+                ok = status == "ok"
+                base = {"attentionae_sc": 0.7, "km_pca": 0.5, "leiden": 0.9}[method]
+                db = {"attentionae_sc": 1.5, "km_pca": 1.0, "leiden": 0.8}[method]
+                noise = rng.uniform(-0.05, 0.05, 4)
+                scores = dict(zip(["ari", "nmi", "asw", "db"],
+                                  [base + noise[0], base + noise[1], base / 2 + noise[2],
+                                   db + noise[3]]))
+                records.append({
+                    "dataset": dataset, "method": method, "seed": seed, "status": status,
+                    "reason": None if ok else f"{status} for a test",
+                    **{k: float(v) if ok else None for k, v in scores.items()},
+                    "n_clusters": 4 if ok else None, "runtime_s": 10.0 * (seed + 1),
+                    "peak_mem_mb": 200.0, "peak_gpu_mb": None, "device": "cpu",
+                    "embedding_source": ("pca" if method == "leiden" else "method") if ok else None,
+                })
+    return records
+
+
+@pytest.fixture
+def records() -> list[dict]:
+    return make_records()
+
+
+@pytest.fixture
+def metrics(records) -> pd.DataFrame:
+    return metrics_table(records)
+
+
+def ok_values(records, dataset, method, metric):
+    return np.array([r[metric] for r in records if r["dataset"] == dataset
+                     and r["method"] == method and r["status"] == "ok"])
+
+
+def test_metrics_columns_order_and_nan(records, tmp_path):
+    bench = tmp_path / "benchmarks" / "sim_easy" / "leiden" / "seed1.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\t"
+                     "cpu_time\n12.5\t0:00:12\t321.4\t900\t300\t310\t0\t1\t95\t11.9\n")
+    missing = tmp_path / "benchmarks" / "sim_easy" / "leiden" / "seed2.tsv"
+    table = metrics_table(records[::-1], parse_benchmark_paths([str(bench), str(missing)]))
+    assert list(table.columns) == METRICS_COLUMNS
+    assert len(table) == len(DATASETS) * len(METHODS) * len(SEEDS)
+    keys = list(zip(table["dataset"], table["method"], table["seed"]))
+    assert keys == sorted(keys)
+    row = table.set_index(["dataset", "method", "seed"])
+    assert row.loc[("sim_easy", "leiden", 1), "bench_s"] == 12.5
+    assert row.loc[("sim_easy", "leiden", 1), "bench_max_rss_mb"] == pytest.approx(321.4)
+    assert np.isnan(row.loc[("sim_easy", "leiden", 2), "bench_s"])  # file listed but absent
+    assert np.isnan(row.loc[("sim_easy", "leiden", 0), "bench_max_rss_mb"])  # not listed
+    failed = row.loc[("sim_easy", "km_pca", 2)]
+    assert failed["status"] == "failed" and np.isnan(failed["ari"])
+    assert pd.isna(failed["n_clusters"]) and table["n_clusters"].dtype == "Int64"
+    assert table["peak_gpu_mb"].isna().all()
+
+
+def test_metrics_duplicates_and_bad_status_are_errors(records):
+    with pytest.raises(ValueError, match="duplicate runs.*sim_easy"):
+        metrics_table(records + [records[0]])
+    with pytest.raises(ValueError, match="unknown status"):
+        metrics_table([{**records[0], "status": "done"}])
+
+
+def test_benchmark_path_must_match_pattern():
+    assert parse_benchmark_paths(["x/benchmarks/d_1/m/seed12.tsv"]) == {
+        ("d_1", "m", 12): "x/benchmarks/d_1/m/seed12.tsv"}
+    with pytest.raises(ValueError, match="does not match"):
+        parse_benchmark_paths(["logs/d/m/seed0.tsv"])
+
+
+def test_summary_numbers_and_status(records, metrics):
+    summary = summary_table(metrics, METHODS, "ari")
+    assert list(summary.index) == DATASETS + ["Mean"]
+    assert list(summary.columns.get_level_values("method").unique()) == [
+        "attentionae_sc", "km_pca", "leiden"]
+    for dataset in DATASETS:
+        values = ok_values(records, dataset, "attentionae_sc", "ari")
+        assert summary.loc[dataset, ("attentionae_sc", "mean")] == pytest.approx(values.mean())
+        assert summary.loc[dataset, ("attentionae_sc", "sd")] == pytest.approx(values.std(ddof=1))
+    partial = ok_values(records, "sim_easy", "km_pca", "ari")
+    assert len(partial) == 2
+    assert summary.loc["sim_easy", ("km_pca", "mean")] == pytest.approx(partial.mean())
+    assert summary.loc["sim_easy", ("km_pca", "status")] == "2/3 ok"
+    assert summary.loc["sim_hard", ("km_pca", "status")] == "unavailable"
+    assert np.isnan(summary.loc["sim_hard", ("km_pca", "mean")])
+    # Mean row: mean of per-dataset means, only for methods complete on every dataset.
+    per_dataset = [ok_values(records, d, "leiden", "ari").mean() for d in DATASETS]
+    assert summary.loc["Mean", ("leiden", "mean")] == pytest.approx(np.mean(per_dataset))
+    assert np.isnan(summary.loc["Mean", ("km_pca", "mean")])
+    assert summary.loc["Mean", ("km_pca", "status")] == "incomplete"
+
+
+def test_summary_mixed_failures_and_controls_last(records):
+    records = [r for r in records if not (r["method"] == "km_pca" and r["dataset"] == "sim_easy")]
+    records += [{**r, "dataset": "sim_easy", "status": "failed" if r["seed"] < 2 else "unavailable"}
+                for r in records if r["method"] == "km_pca"]
+    reordered = {"leiden": METHODS["leiden"], "km_pca": METHODS["km_pca"],
+                 "attentionae_sc": METHODS["attentionae_sc"]}
+    summary = summary_table(metrics_table(records), reordered, "nmi")
+    assert summary.loc["sim_easy", ("km_pca", "status")] == "failed (2/3)"
+    assert list(summary.columns.get_level_values("method").unique()) == [
+        "km_pca", "attentionae_sc", "leiden"]
+
+
+def test_markdown_bold_asterisk_controls(metrics):
+    summary = summary_table(metrics, METHODS, "ari")
+    md = summary_to_markdown(summary, METHODS)
+    header, _, easy, hard = md.splitlines()[:4]
+    assert r"k\_means\*" not in header and r"k_means\*" in header  # needs_k asterisk
+    assert header.index("controls →") > header.index("AttentionAE-sc")
+    assert header.index("controls →") < header.index("Leiden")
+    # The control is best but never bold; AttentionAE-sc (best non-control) is.
+    assert easy.count("**") == 2 and "| **0." in easy and " ± " in easy
+    assert "(2/3 ok)" in easy and "unavailable" in hard
+    assert r"\* needs the number of clusters" in md
+
+
+def test_lower_is_better_for_db(metrics):
+    summary = summary_table(metrics, METHODS, "db")
+    md = summary_to_markdown(summary, METHODS)
+    easy = md.splitlines()[2].split(" | ")
+    # columns: dataset, AttentionAE-sc, k_means*, separator, Leiden; k_means has the lowest db.
+    assert easy[2].startswith("**") and not easy[1].startswith("**")
+    assert "shared PCA for: Leiden" in md
+
+
+def test_latex_escaping_rule_and_bold(metrics):
+    methods = {**METHODS, "attentionae_sc": {**METHODS["attentionae_sc"],
+                                             "display_name": "Attn_AE & co"}}
+    tex = summary_to_latex(summary_table(metrics, methods, "ari"), methods)
+    assert r"\begin{tabular}{lrr|r}" in tex
+    assert r"Attn\_AE \& co" in tex and r"k\_means*" in tex
+    assert r"\textbf{" in tex and r"$\pm$" in tex
+    assert r"sim\_easy" in tex and "sim_easy" not in tex
+
+
+def test_method_info_accepts_objects_and_dicts():
+    @dataclass
+    class Spec:
+        name: str
+        display_name: str
+        needs_k: bool
+        implementation: str
+
+    assert method_info({"x": Spec("x", "X", True, "control")}, "x") == ("X", True, True)
+    assert method_info({"x": {"display_name": "X"}}, "x") == ("X", False, False)
+    assert method_info(None, "y") == ("y", False, False)
+
+
+def test_write_summary_and_cli(records, tmp_path):
+    summary = summary_table(metrics_table(records), METHODS, "ari")
+    write_summary(summary, tmp_path / "s.tsv", tmp_path / "s.md", tmp_path / "s.tex", METHODS)
+    tsv = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert {"attentionae_sc_mean", "attentionae_sc_sd", "km_pca_status"} <= set(tsv.columns)
+    assert tsv["km_pca_status"].tolist() == ["2/3 ok", "unavailable", "incomplete"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+    score_dir = tmp_path / "results" / "scores"
+    paths = []
+    for rec in records:
+        path = score_dir / rec["dataset"] / rec["method"] / f"seed{rec['seed']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+        paths.append(str(path))
+    out = tmp_path / "results" / "tables"
+    main(["--scores", *paths, "--methods-order", "leiden,km_pca,attentionae_sc",
+          "--out-metrics", str(out / "metrics.tsv"), "--out-summary-prefix", str(out / "summary")])
+    expected = {"metrics.tsv"} | {f"summary{m}.{ext}" for m in ("", "_nmi", "_asw", "_db")
+                                  for ext in ("tsv", "md", "tex")}
+    assert {p.name for p in out.iterdir()} == expected
+    assert len(pd.read_csv(out / "metrics.tsv", sep="\t")) == len(records)

@@ -1,0 +1,81 @@
+"""Benchmark figures render to non-empty PNG and PDF files."""
+
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from test_aggregate import METHODS, make_records
+
+from scbench.aggregate import metrics_table, write_metrics
+from scbench.figures import fig_cost, fig_metric_bars, fig_s2, main
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def metrics() -> pd.DataFrame:
+    return metrics_table(make_records())
+
+
+def assert_written(tmp_path, stem: str) -> None:
+    for suffix in (".png", ".pdf"):
+        path = tmp_path / f"{stem}{suffix}"
+        assert path.is_file() and path.stat().st_size > 1000, path
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_metric_bars(metrics, tmp_path):
+    fig_metric_bars(metrics, METHODS, "ari", tmp_path / "fig2.png", tmp_path / "fig2.pdf")
+    assert_written(tmp_path, "fig2")
+
+
+def test_s2_and_cost(metrics, tmp_path):
+    fig_s2(metrics, METHODS, tmp_path / "s2.png", tmp_path / "s2.pdf")
+    gpu = metrics.assign(peak_gpu_mb=np.where(metrics["method"] == "attentionae_sc", 500.0, np.nan))
+    fig_cost(gpu, None, tmp_path / "cost.png", tmp_path / "cost.pdf")
+    assert_written(tmp_path, "s2")
+    assert_written(tmp_path, "cost")
+
+
+def test_figures_cli(metrics, tmp_path):
+    write_metrics(metrics, tmp_path / "metrics.tsv")
+    main(["bars", str(tmp_path / "metrics.tsv"), "--metric", "nmi",
+          "--methods-order", "attentionae_sc,km_pca,leiden", "--out-png", str(tmp_path / "b.png"),
+          "--out-pdf", str(tmp_path / "b.pdf")])
+    assert_written(tmp_path, "b")
+
+
+@pytest.mark.slow
+def test_umaps_from_run_records(tmp_path):
+    """60 cells, 3 types: one run with an embedding, one without, one failed (CLI path)."""
+    rng = np.random.default_rng(0)
+    truth = np.repeat(["alpha", "beta", "gamma"], 20)
+    counts = rng.poisson(1.0, (60, 40)).astype(np.float32)
+    for i in range(3):
+        counts[i * 20:(i + 1) * 20, i * 10:(i + 1) * 10] += 8
+    adata = ad.AnnData(counts)
+    adata.obs_names = [f"cell{i}" for i in range(60)]
+    adata.obs["celltype"] = pd.Categorical(truth)
+    adata.write_h5ad(tmp_path / "prepared.h5ad")
+    np.save(tmp_path / "pca.npy", np.log1p(counts) @ rng.normal(size=(40, 5)))
+    records = []
+    for method, status, embedding in [("attentionae_sc", "ok", True), ("leiden", "ok", False),
+                                      ("km_pca", "failed", False)]:
+        run_dir = tmp_path / "runs" / method / "seed0"
+        run_dir.mkdir(parents=True)
+        (run_dir / "record.json").write_text(json.dumps({"method": method, "status": status}))
+        records.append(str(run_dir / "record.json"))
+        if status == "ok":  # labels in reverse cell order: aligned by the cell column
+            pd.DataFrame({"cell": adata.obs_names[::-1], "label": np.arange(60)[::-1] // 20}
+                         ).to_csv(run_dir / "labels.tsv", sep="\t", index=False)
+        if embedding:
+            np.save(run_dir / "embedding.npy", counts[:, :30] + rng.normal(0, 0.1, (60, 30)))
+    main(["umaps", str(tmp_path / "prepared.h5ad"), "--records", *records,
+          "--pca", str(tmp_path / "pca.npy"), "--seed", "0",
+          "--out-png", str(tmp_path / "umap.png"), "--out-pdf", str(tmp_path / "umap.pdf")])
+    assert_written(tmp_path, "umap")

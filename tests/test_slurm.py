@@ -1,0 +1,304 @@
+"""profiles/slurm against a real one-node SLURM cluster (.ci/slurm_cluster.sh).
+
+Opt-in: runs only with SCBENCH_SLURM_TEST=1, as root, where SLURM can be
+installed from apt (Debian/Ubuntu). Otherwise every test here skips.
+
+    SCBENCH_SLURM_TEST=1 python -m pytest -m slurm tests/test_slurm.py -v
+    # snakemake from another environment:
+    SCBENCH_SLURM_TEST=1 SCBENCH_SNAKEMAKE=/path/to/venv/bin/snakemake python -m pytest ...
+
+What it proves:
+  (a) tests/slurm/Snakefile through `snakemake --profile profiles/slurm`: a rule
+      with `resources: gpu=1` gets a GPU from SLURM (TresPerJob=gres:gpu:1,
+      CUDA_VISIBLE_DEVICES in the job), and a job whose first attempt asks for
+      too little memory fails, is resubmitted with mem_mb * attempt and succeeds;
+      the failed attempt's SLURM log stays in the profile's slurm-logdir.
+  (b) the real workflow (Snakefile + config/test.yaml) run through the profile
+      gives the same results/tables/metrics.tsv (status, ari, nmi, n_clusters per
+      dataset/method/seed) as the same config run locally with --cores 2, and
+      every job whose rule asks for a GPU was given one by SLURM.
+The cluster is always stopped (exactly the daemons the script started).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / ".ci" / "slurm_cluster.sh"
+PROFILE = REPO / "profiles" / "slurm"
+TOY_SNAKEFILE = REPO / "tests" / "slurm" / "Snakefile"
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+# Columns of results/tables/metrics.tsv that must agree between SLURM and local runs.
+KEY_COLUMNS = ("dataset", "method", "seed")
+COMPARED_COLUMNS = ("status", "ari", "nmi", "n_clusters")
+# The snakemake to run: this interpreter's, or SCBENCH_SNAKEMAKE (a snakemake executable
+# from another environment that has snakemake + snakemake-executor-plugin-slurm).
+SNAKEMAKE = (
+    [os.environ["SCBENCH_SNAKEMAKE"]]
+    if os.environ.get("SCBENCH_SNAKEMAKE")
+    else [sys.executable, "-m", "snakemake"]
+)
+# Poll SLURM quickly: the profile's 40 s first status check is for real clusters.
+FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(text: str, n: int = 60) -> str:
+    return "\n".join(text.splitlines()[-n:])
+
+
+def _snakemake(args: list[str], cwd: Path, env: dict, timeout: int) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [*SNAKEMAKE, *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    (cwd / "snakemake.out").write_text(proc.stdout + proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """Start the one-node cluster in a fresh dir; yield the environment to use it."""
+    if os.environ.get("SCBENCH_SLURM_TEST") != "1":
+        pytest.skip("set SCBENCH_SLURM_TEST=1 to run the SLURM tests")
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("the SLURM test needs root (apt-get, slurmd)")
+    if shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
+        pytest.skip("no apt-get and no SLURM installed")
+    helptext = subprocess.run(
+        [*SNAKEMAKE, "--help"], check=False, capture_output=True, text=True, timeout=120
+    )
+    if "--slurm-status-command" not in helptext.stdout:
+        pytest.fail(
+            f"SCBENCH_SLURM_TEST=1 but {' '.join(SNAKEMAKE)} lacks "
+            "snakemake-executor-plugin-slurm:\n" + _tail(helptext.stdout + helptext.stderr, 5)
+        )
+
+    # A stale link left by a crashed run of this test points into a deleted tmp dir: drop it.
+    if (
+        SYSTEM_CONF.is_symlink()
+        and not SYSTEM_CONF.exists()
+        and "scbench-slurm-" in os.readlink(SYSTEM_CONF)
+    ):
+        SYSTEM_CONF.unlink()
+    if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
+        pytest.skip(f"{SYSTEM_CONF} already exists (a real or running SLURM); not touching it")
+
+    inst = subprocess.run(
+        ["bash", str(SCRIPT), "install"], check=False, capture_output=True, text=True, timeout=600
+    )
+    if inst.returncode != 0:
+        pytest.skip(f"could not install SLURM from apt: {_tail(inst.stderr, 10)}")
+
+    cluster_dir = Path(tempfile.mkdtemp(prefix="scbench-slurm-", dir="/tmp"))
+    env = dict(os.environ)
+    # Free ports, so a SLURM already listening on 6817/6818 does not get in the way.
+    env["SCBENCH_SLURM_CTLD_PORT"] = str(_free_port())
+    env["SCBENCH_SLURM_SLURMD_PORT"] = str(_free_port())
+    try:
+        start = subprocess.run(
+            ["bash", str(SCRIPT), "start", str(cluster_dir)],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+        assert start.returncode == 0, f"cluster did not start:\n{start.stderr}"
+        m = re.search(r"^export SLURM_CONF=(\S+)$", start.stdout, re.MULTILINE)
+        assert m, f"no SLURM_CONF in start output: {start.stdout!r}"
+        env["SLURM_CONF"] = m.group(1)
+        yield env
+    finally:
+        stop = subprocess.run(
+            ["bash", str(SCRIPT), "stop", str(cluster_dir)],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        left = (
+            (cluster_dir / "started.pids").read_text()
+            if (cluster_dir / "started.pids").exists()
+            else ""
+        )
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+        assert stop.returncode == 0, f"cluster did not stop:\n{stop.stderr}"
+        assert not left.strip(), f"daemons left running: {left}"
+
+
+def _scontrol_job(env: dict, jobid: str) -> str:
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-o", jobid],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert out.returncode == 0, f"scontrol show job {jobid}: {out.stderr}"
+    return out.stdout
+
+
+def test_gpu_request_and_retry_with_more_memory(slurm_cluster, tmp_path):
+    env = slurm_cluster
+    proc = _snakemake(
+        ["-s", str(TOY_SNAKEFILE), "--profile", str(PROFILE), *FAST_POLLING], tmp_path, env, 600
+    )
+    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+
+    # GPU: SLURM allocated the gres to the job, and the job saw it.
+    gpu = dict(
+        line.split("=", 1) for line in (tmp_path / "gpu.txt").read_text().split("\n") if "=" in line
+    )
+    assert gpu["SLURM_JOB_ID"], gpu
+    assert "gpu" in gpu.get("TresPerJob", "") + gpu.get("TresPerNode", ""), gpu
+    assert gpu["CUDA_VISIBLE_DEVICES"] == "0", gpu
+    assert "gpu" in _scontrol_job(env, gpu["SLURM_JOB_ID"])
+
+    # Retry: attempt 1 got 300 MB and failed, attempt 2 got 600 MB and succeeded.
+    attempts = (tmp_path / "attempts.log").read_text().split("\n")
+    attempts = [a for a in attempts if a]
+    assert len(attempts) == 2, attempts
+    assert "mem=300 " in attempts[0] and attempts[0].endswith("status=fail"), attempts
+    assert "mem=600 " in attempts[1] and attempts[1].endswith("status=ok"), attempts
+    assert (tmp_path / "retry.txt").read_text().strip() == "mem=600"
+    failed_job = re.search(r"job=(\d+)", attempts[0]).group(1)
+    assert "JobState=FAILED" in _scontrol_job(env, failed_job)
+    # slurm-logdir: the failed attempt's log is kept there (successful ones are deleted).
+    assert (tmp_path / "logs" / "slurm" / "rule_retry" / f"{failed_job}.log").is_file()
+
+
+# --- (b) the real workflow -------------------------------------------------------------
+
+_IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "venv",
+    "results",
+    "logs",
+    ".snakemake",
+    "__pycache__",
+    ".pytest_cache",
+    "*.egg-info",
+    ".ruff_cache",
+)
+
+
+def _copy_repo(dest: Path) -> Path:
+    """Copy the checkout (sources, config, profiles; no results) to dest."""
+    shutil.copytree(REPO, dest, symlinks=True, ignore=_IGNORE)
+    # Paths like ../shared/... in a config keep working from the copy.
+    sibling = dest.parent / "shared"
+    if (REPO.parent / "shared").exists() and not sibling.exists():
+        sibling.symlink_to(REPO.parent / "shared")
+    return dest
+
+
+def _read_metrics(path: Path) -> dict:
+    assert path.is_file(), f"missing {path}"
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert rows, f"{path} has no rows"
+    missing = [c for c in (*KEY_COLUMNS, "status") if c not in rows[0]]
+    assert not missing, f"{path} lacks columns {missing}"
+    cols = [c for c in COMPARED_COLUMNS if c in rows[0]]
+    table = {tuple(r[k] for k in KEY_COLUMNS): {c: r[c] for c in cols} for r in rows}
+    assert len(table) == len(rows), f"duplicate {KEY_COLUMNS} rows in {path}"
+    return table
+
+
+def _gpu_slurm_jobs(log: str) -> list[tuple[str, str]]:
+    """(rule, SLURM job id) of every submitted job whose resources include a GPU."""
+    resources: dict[str, str] = {}
+    rule_of: dict[str, str] = {}
+    rule = jobid = None
+    for line in log.splitlines():
+        s = line.strip()
+        if m := re.match(r"^(?:local)?rule (\S+):$", s):
+            rule, jobid = m.group(1), None
+        elif m := re.match(r"^jobid: (\d+)$", s):
+            jobid = m.group(1)
+            rule_of[jobid] = rule
+        elif s.startswith("resources:") and jobid is not None:
+            resources[jobid] = s
+    gpu_jobs = []
+    for m in re.finditer(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log):
+        res = resources.get(m.group(1), "")
+        if re.search(r"\b(gpu=[1-9]|gres=\S*gpu)", res):
+            gpu_jobs.append((rule_of.get(m.group(1), "?"), m.group(2)))
+    return gpu_jobs
+
+
+@pytest.mark.skipif(
+    not ((REPO / "Snakefile").is_file() and (REPO / "config" / "test.yaml").is_file()),
+    reason="workflow (Snakefile, config/test.yaml) not present",
+)
+def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path):
+    env = slurm_cluster
+    local_dir = _copy_repo(tmp_path / "local")
+    slurm_dir = _copy_repo(tmp_path / "slurm")
+    config = ["--configfile", "config/test.yaml"]
+
+    local = _snakemake(["--cores", "2", *config], local_dir, env, 900)
+    assert local.returncode == 0, "local run failed:\n" + _tail(local.stdout + local.stderr)
+
+    # --max-threads 2: the CI node has 2 CPUs (sbatch rejects more), and the local run's --cores 2
+    # caps threads the same way, so both runs use the same thread counts.
+    on_slurm = _snakemake(
+        [
+            "--profile",
+            str(slurm_dir / "profiles" / "slurm"),
+            *config,
+            *FAST_POLLING,
+            "--max-threads",
+            "2",
+        ],
+        slurm_dir,
+        env,
+        900,
+    )
+    log = on_slurm.stdout + on_slurm.stderr
+    assert on_slurm.returncode == 0, "SLURM run failed:\n" + _tail(log)
+    assert "has been submitted with SLURM jobid" in log, "nothing was submitted to SLURM"
+
+    local_metrics = _read_metrics(local_dir / "results" / "tables" / "metrics.tsv")
+    slurm_metrics = _read_metrics(slurm_dir / "results" / "tables" / "metrics.tsv")
+    assert sorted(slurm_metrics) == sorted(local_metrics)
+    diffs = {
+        k: (local_metrics[k], slurm_metrics[k])
+        for k in local_metrics
+        if local_metrics[k] != slurm_metrics[k]
+    }
+    assert not diffs, f"SLURM and local metrics differ (local, slurm): {diffs}"
+
+    # Jobs of GPU-capable methods asked SLURM for the GPU and got it (job records, MinJobAge=300).
+    for rule, jobid in _gpu_slurm_jobs(log):
+        record = _scontrol_job(env, jobid)
+        assert re.search(r"TresPer(Job|Node)=\S*gpu", record), (
+            f"{rule} job {jobid} has no GPU: {record}"
+        )

@@ -1,0 +1,101 @@
+"""The Snakemake workflow end to end, in a temporary working directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+pytestmark = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
+
+
+def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir`` with an extra config file."""
+    extra = workdir / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"registry": str(REPO / "config" / "datasets.yaml"),
+                                     **(config or {})}))
+    command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--cores", "2", "--configfile", str(REPO / "config" / "test.yaml"), str(extra),
+               *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+
+
+@pytest.mark.slow
+def test_tiny_config_fills_every_table_and_figure(tmp_path):
+    result = snakemake(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = pd.read_csv(tmp_path / "results/tables/metrics.tsv", sep="\t")
+    methods = yaml.safe_load((REPO / "config/test.yaml").read_text())["methods"]
+    assert len(metrics) == len(methods) * 2
+    assert set(metrics["status"]) == {"ok"}
+    by_method = metrics.groupby("method")["ari"].mean()
+    assert by_method["true_labels"] == pytest.approx(1.0)
+    assert abs(by_method["random_labels"]) < 0.1
+    assert by_method["leiden"] > 0.9
+    assert metrics.loc[metrics["method"] == "leiden", "embedding_source"].eq("pca").all()
+    assert metrics.loc[metrics["method"] == "attentionae_sc", "embedding_source"].eq(
+        "method").all()
+    assert (metrics["runtime_s"] > 0).all() and (metrics["peak_mem_mb"] > 0).all()
+    for name in ("summary", "summary_nmi"):
+        for ext in ("tsv", "md", "tex"):
+            assert (tmp_path / f"results/tables/{name}.{ext}").stat().st_size > 0
+    for name in ("fig2_ari", "figS2_metrics", "fig_cost", "umap_sim_tiny"):
+        for ext in ("png", "pdf"):
+            assert (tmp_path / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    # a second run has nothing to do: outputs are complete and up to date
+    again = snakemake(tmp_path, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("datasets", ["sim_tiny", "no_such_data"], "unknown datasets 'no_such_data'"),
+    ("methods", ["leiden", "magic_method"], "unknown methods 'magic_method'"),
+    ("seeds", [-1], "seeds"),
+])
+def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, expected):
+    result = snakemake(tmp_path, "-n", config={key: value})
+    assert result.returncode != 0
+    assert expected in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_corrupted_mirror_file_is_rejected_and_nothing_is_written(tmp_path, data_mirror):
+    mirror = tmp_path / "mirror"
+    shutil.copytree(data_mirror / "worm_neuron_cell", mirror / "worm_neuron_cell")
+    target = mirror / "worm_neuron_cell" / "worm_neuron_cell.h5"
+    content = bytearray(target.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    target.write_bytes(bytes(content))
+    work = tmp_path / "work"
+    work.mkdir()
+    result = snakemake(work, "resources/prepared/worm_neuron_cell.h5ad",
+                       config={"data_mirror": str(mirror), "datasets": ["worm_neuron_cell"]})
+    assert result.returncode != 0
+    log = (work / "logs/fetch/worm_neuron_cell/worm_neuron_cell.h5.log").read_text()
+    assert "checksum mismatch" in log and "expected sha256 4f2a3c4b" in log
+    downloads = work / "resources/downloads/worm_neuron_cell"
+    assert not downloads.exists() or not any(downloads.iterdir())
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_mirror_dataset_runs_through_the_workflow(tmp_path, data_mirror):
+    result = snakemake(tmp_path, config={
+        "data_mirror": str(data_mirror), "datasets": ["Baron_Pancreas_mouse"],
+        "methods": ["leiden", "true_labels"], "seeds": [0]})
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = pd.read_csv(tmp_path / "results/tables/metrics.tsv", sep="\t")
+    leiden = metrics.set_index("method").loc["leiden"]
+    assert leiden["status"] == "ok" and 0.3 < leiden["ari"] < 0.9
+    prepared = json.loads((tmp_path / "results/scores/Baron_Pancreas_mouse/true_labels/seed0.json")
+                          .read_text())
+    assert prepared["n_clusters"] == 13

@@ -1,0 +1,111 @@
+# Config validation, the dataset x method x seed grid, and input functions.
+import json
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from scbench.datasets import load_registry, resolve
+from scbench.methods.registry import METHODS
+
+
+validate(config, schema="../../config/schema/config.schema.yaml", set_default=True)
+
+PYTHON = sys.executable
+
+
+def _check_names(kind, chosen, known):
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise ValueError(
+            f"config '{kind}': unknown {kind} {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+
+
+def _dataset_specs():
+    registry = load_registry(config["registry"])
+    known = {*registry, *config["simulations"], *config["custom_datasets"]}
+    _check_names("datasets", config["datasets"], known)
+    specs = {name: resolve(name, registry, config) for name in config["datasets"]}
+    unavailable = {n: s.unavailable for n, s in specs.items() if s.unavailable}
+    if unavailable:
+        raise ValueError(f"config 'datasets': not downloadable: {unavailable}")
+    return specs
+
+
+DATASETS = _dataset_specs()
+_check_names("methods", config["methods"], METHODS)
+SEEDS = config["seeds"]
+MIRROR = config["data_mirror"]
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_]+",
+    method="[A-Za-z0-9_]+",
+    seed="[0-9]+",
+    env="[A-Za-z0-9_-]+",
+
+
+def local_name(name):
+    """Registry file name as stored under resources/downloads (no spaces)."""
+    return name.replace(" ", "_")
+
+
+def registry_entry(wildcards):
+    """The registry's entry of one raw file, as JSON for the fetch CLI."""
+    files = DATASETS[wildcards.dataset].files
+    entry = next(f for f in files if local_name(f["name"]) == wildcards.file)
+    return json.dumps(entry)
+
+
+def raw_files(wildcards):
+    """The raw input files of a dataset, in registry order."""
+    spec = DATASETS[wildcards.dataset]
+    if spec.kind == "custom":
+        return [f["path"] for f in spec.files]
+    return [f"resources/downloads/{spec.name}/{local_name(f['name'])}" for f in spec.files]
+
+
+def method_env_inputs(wildcards):
+    """The prepared dataset, plus the method's virtual environment unless it is 'main'."""
+    env = METHODS[wildcards.method].env
+    inputs = {"prepared": f"resources/prepared/{wildcards.dataset}.h5ad"}
+    if env != "main":
+        inputs["env"] = f"resources/envs/{env}/ready"
+    return inputs
+
+
+def method_python(wildcards):
+    """Python interpreter of the method's environment."""
+    env = METHODS[wildcards.method].env
+    return PYTHON if env == "main" else f"resources/envs/{env}/bin/python"
+
+
+def method_params(wildcards):
+    return json.dumps(config["method_params"].get(wildcards.method, {}), sort_keys=True)
+
+
+def grid(pattern, **fixed):
+    """Expand ``pattern`` over the configured datasets, methods and seeds."""
+    values = {"dataset": config["datasets"], "method": config["methods"], "seed": SEEDS}
+    values.update({key: [value] for key, value in fixed.items()})
+    return expand(pattern, **values)
+
+
+FIGURES = ["fig2_ari", "figS2_metrics", "fig_cost"]
+
+
+def final_outputs():
+    tables = expand(
+        "results/tables/{name}.{ext}",
+        name=["summary", "summary_nmi", "summary_asw", "summary_db"],
+        ext=["tsv", "md", "tex"],
+    )
+    figures = expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
+    umaps = expand(
+        "results/figures/umap_{dataset}.{ext}",
+        dataset=config["datasets"],
+        ext=["png", "pdf"],
+    )
+    return ["results/tables/metrics.tsv", *tables, *figures, *umaps]

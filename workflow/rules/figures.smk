@@ -1,0 +1,80 @@
+# Figures mirroring the paper (Fig 2, S2, Fig 3B/S3) plus runtime and memory.
+
+
+rule figure_ari:
+    input:
+        "results/tables/metrics.tsv",
+    output:
+        png=report(
+            "results/figures/fig2_ari.png",
+            caption="../report/fig2_ari.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig2_ari.pdf",
+    log:
+        "logs/figures/fig2_ari.log",
+    shell:
+        "{PYTHON} -m scbench.figures bars {input:q} --metric ari"
+        " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
+
+
+rule figure_s2:
+    input:
+        "results/tables/metrics.tsv",
+    output:
+        png=report(
+            "results/figures/figS2_metrics.png",
+            caption="../report/figS2_metrics.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/figS2_metrics.pdf",
+    log:
+        "logs/figures/figS2_metrics.log",
+    shell:
+        "{PYTHON} -m scbench.figures s2 {input:q}"
+        " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
+
+
+rule figure_cost:
+    input:
+        "results/tables/metrics.tsv",
+    output:
+        png=report(
+            "results/figures/fig_cost.png",
+            caption="../report/fig_cost.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig_cost.pdf",
+    log:
+        "logs/figures/fig_cost.log",
+    shell:
+        "{PYTHON} -m scbench.figures cost {input:q}"
+        " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
+
+
+rule figure_umap:
+    input:
+        prepared="resources/prepared/{dataset}.h5ad",
+        pca="resources/prepared/{dataset}.pca.npy",
+        records=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/record.json",
+            dataset=wc.dataset,
+            seed=SEEDS[0],
+        ),
+    output:
+        png=report(
+            "results/figures/umap_{dataset}.png",
+            caption="../report/umap.rst",
+            category="UMAPs",
+            subcategory="{dataset}",
+        ),
+        pdf="results/figures/umap_{dataset}.pdf",
+    log:
+        "logs/figures/umap_{dataset}.log",
+    params:
+        seed=SEEDS[0],
+    shell:
+        "{PYTHON} -m scbench.figures umaps {input.prepared:q} --records {input.records:q}"
+        " --pca {input.pca:q}"
+        " --seed {params.seed} --out-png {output.png:q} --out-pdf {output.pdf:q}"
+        " > {log:q} 2>&1"

@@ -1,0 +1,40 @@
+# One run per dataset x method x seed, in the method's own environment.
+# The runner always writes record.json: status ok, failed (with the reason) or unavailable.
+
+
+rule build_env:
+    input:
+        "envs/pip/{env}.txt",
+    output:
+        "resources/envs/{env}/ready",
+    log:
+        "logs/envs/{env}.log",
+    shell:
+        "{PYTHON} -m scbench.envs build {wildcards.env} resources/envs/{wildcards.env}"
+        " > {log:q} 2>&1"
+
+
+rule run_method:
+    input:
+        unpack(method_env_inputs),
+    output:
+        record="results/runs/{dataset}/{method}/seed{seed}/record.json",
+    log:
+        "logs/runs/{dataset}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{method}/seed{seed}.tsv"
+    params:
+        python=method_python,
+        method_params=method_params,
+        device=config["device"],
+        outdir=lambda wc, output: Path(output.record).parent,
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 120 * attempt,
+        gpu=lambda wc: int(METHODS[wc.method].gpu),
+    shell:
+        "{params.python} -m scbench.methods.run --method {wildcards.method}"
+        " --input {input.prepared:q} --seed {wildcards.seed} --outdir {params.outdir:q}"
+        " --threads {threads} --device {params.device} --params {params.method_params:q}"
+        " > {log:q} 2>&1"

@@ -1,0 +1,43 @@
+# Score every run, then aggregate into metrics.tsv and the summary tables.
+
+
+rule score_run:
+    input:
+        record="results/runs/{dataset}/{method}/seed{seed}/record.json",
+        prepared="resources/prepared/{dataset}.h5ad",
+        pca="resources/prepared/{dataset}.pca.npy",
+    output:
+        "results/scores/{dataset}/{method}/seed{seed}.json",
+    log:
+        "logs/scores/{dataset}/{method}/seed{seed}.log",
+    params:
+        run_dir=lambda wc, input: Path(input.record).parent,
+    shell:
+        "{PYTHON} -m scbench.score run {params.run_dir:q} --prepared {input.prepared:q}"
+        " --pca {input.pca:q} --dataset {wildcards.dataset} --out {output:q} > {log:q} 2>&1"
+
+
+rule aggregate:
+    input:
+        scores=grid("results/scores/{dataset}/{method}/seed{seed}.json"),
+        benchmarks=grid("results/benchmarks/{dataset}/{method}/seed{seed}.tsv"),
+    output:
+        metrics=report(
+            "results/tables/metrics.tsv",
+            caption="../report/metrics.rst",
+            category="Tables",
+        ),
+        summary=multiext("results/tables/summary", ".tsv", ".md", ".tex"),
+        summary_nmi=multiext("results/tables/summary_nmi", ".tsv", ".md", ".tex"),
+        summary_asw=multiext("results/tables/summary_asw", ".tsv", ".md", ".tex"),
+        summary_db=multiext("results/tables/summary_db", ".tsv", ".md", ".tex"),
+    log:
+        "logs/aggregate.log",
+    params:
+        order=",".join(config["methods"]),
+    shell:
+        "{PYTHON} -m scbench.aggregate --scores {input.scores:q}"
+        " --benchmarks {input.benchmarks:q} --methods-order {params.order}"
+        " --out-metrics {output.metrics:q} --out-summary-prefix results/tables/summary"
+        " --extra-metrics nmi,asw,db"
+        " > {log:q} 2>&1"
