@@ -15,7 +15,8 @@ import pytest
 
 from attentionae_sc.simulation import simulate_counts
 from attentionae_sc.validation import InputError
-from scbench.datasets import DatasetSpec, load_registry, prepare, resolve
+from scbench.catalog import DatasetSpec, load_registry, resolve
+from scbench.datasets import prepare
 from scbench.download import ChecksumError, fetch, file_hashes
 from scbench.readers import FormatError, read
 

@@ -228,7 +228,7 @@ def test_wrong_length_labels_fail_with_clear_reason(fake_method, toy, tmp_path):
     assert run.main(main_args(name, toy[0], tmp_path / "out")) == 0
     record = read_record(tmp_path / "out")
     assert record["status"] == "failed"
-    assert "fake_short" in record["reason"] and "299" in record["reason"] and "300" in record["reason"]
+    assert all(word in record["reason"] for word in ("fake_short", "299", "300"))
     assert record["reason"].startswith("ContractError:")
     assert not (tmp_path / "out" / run.LABELS).exists()
 
@@ -317,7 +317,8 @@ def test_usage_errors_exit_nonzero(toy, tmp_path):
 def test_cli_method_error_is_a_failed_record_with_exit_0(toy, tmp_path):
     done = run_cli("kmeans", toy[0], tmp_path, params={"bogus": 1})
     record = read_record(tmp_path)
-    assert record["status"] == "failed" and "unknown parameter(s) for kmeans: bogus" in record["reason"]
+    assert record["status"] == "failed"
+    assert "unknown parameter(s) for kmeans: bogus" in record["reason"]
     assert "Traceback" in done.stderr and not (tmp_path / run.LABELS).exists()
 
 
@@ -353,3 +354,11 @@ def test_env_build_is_skipped_when_ready_matches(tmp_path, monkeypatch):
     assert envs.python_for("scvi", "/x") == "/x/scvi/bin/python"
     with pytest.raises(FileNotFoundError, match="no requirement file"):
         envs.requirements_hash("absent", root)
+
+
+def test_seurat_without_r_is_unavailable(toy, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Rscript on PATH
+    assert run.main(main_args("seurat", toy[0], tmp_path / "out")) == 0
+    record = read_record(tmp_path / "out")
+    assert record["status"] == "unavailable" and "Rscript" in record["reason"]
+    assert "apt-get install" in record["reason"]

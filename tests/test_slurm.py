@@ -65,18 +65,26 @@ def _tail(text: str, n: int = 60) -> str:
     return "\n".join(text.splitlines()[-n:])
 
 
-def _snakemake(args: list[str], cwd: Path, env: dict, timeout: int) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [*SNAKEMAKE, *args],
-        check=False,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    (cwd / "snakemake.out").write_text(proc.stdout + proc.stderr)
-    return proc
+def _start_snakemake(args: list[str], cwd: Path, env: dict) -> subprocess.Popen:
+    """Start snakemake in cwd; its stdout and stderr go to cwd/snakemake.out."""
+    with (cwd / "snakemake.out").open("w") as out:
+        return subprocess.Popen(
+            [*SNAKEMAKE, *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _finish_snakemake(proc: subprocess.Popen, cwd: Path, timeout: int) -> tuple[int, str]:
+    """Wait for proc (killing it after timeout); return (exit code, its output)."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return proc.returncode, (cwd / "snakemake.out").read_text()
+
+
+def _snakemake(args: list[str], cwd: Path, env: dict, timeout: int) -> tuple[int, str]:
+    return _finish_snakemake(_start_snakemake(args, cwd, env), cwd, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -166,10 +174,10 @@ def _scontrol_job(env: dict, jobid: str) -> str:
 
 def test_gpu_request_and_retry_with_more_memory(slurm_cluster, tmp_path):
     env = slurm_cluster
-    proc = _snakemake(
+    rc, log = _snakemake(
         ["-s", str(TOY_SNAKEFILE), "--profile", str(PROFILE), *FAST_POLLING], tmp_path, env, 600
     )
-    assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    assert rc == 0, _tail(log)
 
     # GPU: SLURM allocated the gres to the job, and the job saw it.
     gpu = dict(
@@ -264,26 +272,22 @@ def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path):
     slurm_dir = _copy_repo(tmp_path / "slurm")
     config = ["--configfile", "config/test.yaml"]
 
-    local = _snakemake(["--cores", "2", *config], local_dir, env, 900)
-    assert local.returncode == 0, "local run failed:\n" + _tail(local.stdout + local.stderr)
-
-    # --max-threads 2: the CI node has 2 CPUs (sbatch rejects more), and the local run's --cores 2
-    # caps threads the same way, so both runs use the same thread counts.
-    on_slurm = _snakemake(
-        [
-            "--profile",
-            str(slurm_dir / "profiles" / "slurm"),
-            *config,
-            *FAST_POLLING,
-            "--max-threads",
-            "2",
-        ],
-        slurm_dir,
-        env,
-        900,
-    )
-    log = on_slurm.stdout + on_slurm.stderr
-    assert on_slurm.returncode == 0, "SLURM run failed:\n" + _tail(log)
+    # The local run goes alongside the SLURM one: the SLURM run mostly waits on status polls.
+    local = _start_snakemake(["--cores", "2", *config], local_dir, env)
+    try:
+        # --max-threads 2: the CI node has 2 CPUs (sbatch rejects more); the local run's
+        # --cores 2 caps threads the same way, so both runs use the same thread counts.
+        slurm_profile = str(slurm_dir / "profiles" / "slurm")
+        rc, log = _snakemake(
+            ["--profile", slurm_profile, *config, *FAST_POLLING, "--max-threads", "2"],
+            slurm_dir,
+            env,
+            1200,
+        )
+    finally:
+        local_rc, local_log = _finish_snakemake(local, local_dir, 1200)
+    assert local_rc == 0, "local run failed:\n" + _tail(local_log)
+    assert rc == 0, "SLURM run failed:\n" + _tail(log)
     assert "has been submitted with SLURM jobid" in log, "nothing was submitted to SLURM"
 
     local_metrics = _read_metrics(local_dir / "results" / "tables" / "metrics.tsv")

@@ -42,7 +42,7 @@ def check_counts(
     ``allow_non_integer`` turns the whole-number check into a warning, for users who knowingly
     pass e.g. TPM or ambient-corrected values; the ZINB likelihood is then only approximate.
     """
-    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix).ravel()
     if not np.issubdtype(values.dtype, np.number):
         raise InputError(f"{what} has non-numeric dtype {values.dtype}")
     if values.size == 0:

@@ -1,90 +1,30 @@
-"""Dataset registry, user datasets and the standard prepared ``.h5ad``.
+"""Fetch and prepare datasets into the standard ``.h5ad``.
 
-Three kinds of dataset share one prepared form (raw counts in ``X``, labels in
-``obs["celltype"]``, provenance in ``uns["scbench"]``):
-
-- registry datasets (``config/datasets.yaml``): files downloaded or mirrored, checksummed;
-- custom datasets (config ``custom_datasets``): a local ``path`` (checksum optional);
-- simulated datasets (config ``simulations``): generated from a fixed seed.
+Registry, custom and simulated datasets (see :mod:`scbench.catalog`) share one prepared
+form: raw counts in ``X``, labels in ``obs["celltype"]``, provenance in ``uns["scbench"]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anndata as ad
 import numpy as np
-import yaml
 
 from attentionae_sc.runtime import atomic_path
 from attentionae_sc.simulation import simulate_counts
 from attentionae_sc.validation import InputError, check_counts
+from scbench.catalog import LABEL_KEY, DatasetSpec
 from scbench.download import fetch, verify
-from scbench.readers import LABEL_KEY, read
+from scbench.readers import read
 
 MIN_CELLS = 50
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One dataset: where its files come from and how to read them."""
-
-    name: str
-    kind: str  # "registry" | "custom" | "simulated"
-    format: str
-    label_key: str = LABEL_KEY
-    files: tuple[dict, ...] = ()
-    counts: bool = True
-    unavailable: str | None = None
-    simulate: dict = field(default_factory=dict)
-    info: dict = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        """The spec as JSON, the form the ``prepare`` CLI takes."""
-        return json.dumps(asdict(self), sort_keys=True, default=str)
-
-
-def load_registry(path: str | Path) -> dict[str, dict]:
-    """The dataset registry YAML as a mapping name -> entry."""
-    with open(path) as handle:
-        return yaml.safe_load(handle) or {}
-
-
-def _custom_files(name: str, entry: Mapping[str, Any]) -> tuple[dict, ...]:
-    paths = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
-    checksums = entry.get("sha256") or [None] * len(paths)
-    checksums = checksums if isinstance(checksums, list) else [checksums]
-    if len(checksums) != len(paths):
-        raise InputError(f"custom dataset {name!r}: {len(paths)} paths but {len(checksums)} sha256")
-    return tuple({"name": Path(p).name, "path": str(p), "sha256": s}
-                 for p, s in zip(paths, checksums))
-
-
-def resolve(name: str, registry: Mapping[str, dict], config: Mapping[str, Any]) -> DatasetSpec:
-    """The spec of dataset ``name`` from the config's simulations, custom datasets or registry."""
-    simulations = config.get("simulations") or {}
-    custom = config.get("custom_datasets") or {}
-    if name in simulations:
-        return DatasetSpec(name, "simulated", "simulated", simulate=dict(simulations[name]))
-    if name in custom:
-        entry = custom[name]
-        return DatasetSpec(name, "custom", entry["format"], entry.get("label_key", LABEL_KEY),
-                           _custom_files(name, entry), bool(entry.get("counts", True)),
-                           info={k: v for k, v in entry.items() if k not in ("path", "sha256")})
-    if name in registry:
-        entry = registry[name]
-        return DatasetSpec(name, "registry", entry["format"], entry.get("label_key", LABEL_KEY),
-                           tuple(entry.get("files") or ()), bool(entry.get("counts", True)),
-                           entry.get("unavailable"),
-                           info={k: v for k, v in entry.items() if k != "files"})
-    known = sorted({*simulations, *custom, *registry})
-    raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(known)}")
 
 
 def check_prepared(adata: ad.AnnData, name: str, counts: bool = True) -> None:
@@ -131,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fetch_cmd = sub.add_parser("fetch", help="download or mirror one registered file")
     fetch_cmd.add_argument("--entry", required=True, help="the registry's file entry, as JSON")
     fetch_cmd.add_argument("--out", required=True)
-    fetch_cmd.add_argument("--mirror", default="")
+    fetch_cmd.add_argument("--mirror", default=os.environ.get("SCBENCH_DATA_MIRROR", ""),
+                           help="local mirror directory (default: $SCBENCH_DATA_MIRROR)")
     fetch_cmd.add_argument("--retries", type=int, default=3)
     prep_cmd = sub.add_parser("prepare", help="write the standard prepared .h5ad")
     prep_cmd.add_argument("--spec", required=True, help="the DatasetSpec, as JSON")

@@ -88,7 +88,7 @@ def build(env: str, prefix: str | os.PathLike, *, root: Path | None = None,
         return False
     if prefix.exists():
         if any(prefix.iterdir()) and not (prefix / "pyvenv.cfg").is_file():
-            raise FileExistsError(f"{prefix} exists and is not a virtual environment; not touching it")
+            raise FileExistsError(f"{prefix} exists and is not a venv; not touching it")
         shutil.rmtree(prefix)
     start = time.perf_counter()
     subprocess.run([python or sys.executable, "-m", "venv", str(prefix)], check=True)
@@ -108,7 +108,8 @@ def build(env: str, prefix: str | os.PathLike, *, root: Path | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scbench.envs", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scbench.envs",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="create/refresh the venv of ENV at PREFIX")
     p_build.add_argument("env")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-LABEL_KEY = "celltype"
+from scbench.catalog import LABEL_KEY
 
 Reader = Callable[[Sequence[Path], str], ad.AnnData]
 

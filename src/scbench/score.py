@@ -22,7 +22,7 @@ import scanpy as sc
 
 from attentionae_sc.metrics import clustering_scores
 from attentionae_sc.runtime import atomic_path
-from scbench.readers import LABEL_KEY
+from scbench.catalog import LABEL_KEY
 
 SCORE_KEYS = ("ari", "nmi", "asw", "db", "n_clusters")
 

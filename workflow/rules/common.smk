@@ -1,17 +1,29 @@
 # Config validation, the dataset x method x seed grid, and input functions.
 import json
+import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
-from scbench.datasets import load_registry, resolve
+from scbench.catalog import load_registry, resolve
 from scbench.methods.registry import METHODS
-
 
 validate(config, schema="../../config/schema/config.schema.yaml", set_default=True)
 
-PYTHON = sys.executable
+
+envvars:
+    "PATH",
+
+
+# Jobs call `python -m ...`: the interpreter that runs Snakemake (the project environment).
+# With --software-deployment-method conda, each rule's conda env comes first on PATH instead.
+os.environ["PATH"] = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ["PATH"]]
+)
+os.environ.update(SCBENCH_DATA_MIRROR=config["data_mirror"])
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
 
 def _check_names(kind, chosen, known):
@@ -37,7 +49,6 @@ def _dataset_specs():
 DATASETS = _dataset_specs()
 _check_names("methods", config["methods"], METHODS)
 SEEDS = config["seeds"]
-MIRROR = config["data_mirror"]
 
 
 wildcard_constraints:
@@ -64,22 +75,36 @@ def raw_files(wildcards):
     spec = DATASETS[wildcards.dataset]
     if spec.kind == "custom":
         return [f["path"] for f in spec.files]
-    return [f"resources/downloads/{spec.name}/{local_name(f['name'])}" for f in spec.files]
+    return [
+        f"resources/downloads/{spec.name}/{local_name(f['name'])}" for f in spec.files
+    ]
+
+
+def own_venv(method):
+    """Whether ``method`` runs in a virtual environment built by the build_env rule."""
+    spec = METHODS[method]
+    return spec.env != "main" and not spec.unavailable and not USE_CONDA
 
 
 def method_env_inputs(wildcards):
-    """The prepared dataset, plus the method's virtual environment unless it is 'main'."""
-    env = METHODS[wildcards.method].env
+    """The prepared dataset, plus the method's own virtual environment if it has one."""
+    spec = METHODS[wildcards.method]
     inputs = {"prepared": f"resources/prepared/{wildcards.dataset}.h5ad"}
-    if env != "main":
-        inputs["env"] = f"resources/envs/{env}/ready"
+    if own_venv(wildcards.method):
+        inputs["env"] = f"resources/envs/{spec.env}/ready"
     return inputs
 
 
 def method_python(wildcards):
     """Python interpreter of the method's environment."""
-    env = METHODS[wildcards.method].env
-    return PYTHON if env == "main" else f"resources/envs/{env}/bin/python"
+    if own_venv(wildcards.method):
+        return f"resources/envs/{METHODS[wildcards.method].env}/bin/python"
+    return "python"
+
+
+def method_conda_env(wildcards):
+    """The method's conda environment file (for --software-deployment-method conda)."""
+    return f"../../envs/{METHODS[wildcards.method].env}.yaml"
 
 
 def method_params(wildcards):

@@ -1,18 +1,21 @@
 # Raw files (downloaded or mirrored, checksummed) -> one standard prepared .h5ad per dataset.
 
 
+# The mirror reaches the job as SCBENCH_DATA_MIRROR (set in common.smk), not as a param:
+# where a checksummed file came from must not make every downstream job re-run.
 rule fetch:
     output:
         "resources/downloads/{dataset}/{file}",
     log:
         "logs/fetch/{dataset}/{file}.log",
+    retries: 2
+    conda:
+        "../../envs/main.yaml"
     params:
         entry=registry_entry,
-        mirror=MIRROR,
-    retries: 2
     shell:
-        "{PYTHON} -m scbench.datasets fetch --entry {params.entry:q} --out {output:q}"
-        " --mirror {params.mirror:q} > {log:q} 2>&1"
+        "python -m scbench.datasets fetch --entry {params.entry:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule prepare:
@@ -22,12 +25,14 @@ rule prepare:
         "resources/prepared/{dataset}.h5ad",
     log:
         "logs/prepare/{dataset}.log",
-    params:
-        spec=lambda wc: DATASETS[wc.dataset].to_json(),
+    conda:
+        "../../envs/main.yaml"
     resources:
         mem_mb=8000,
+    params:
+        spec=lambda wc: DATASETS[wc.dataset].to_json(),
     shell:
-        "{PYTHON} -m scbench.datasets prepare --spec {params.spec:q} --raw {input:q}"
+        "python -m scbench.datasets prepare --spec {params.spec:q} --raw {input:q}"
         " --out {output:q} > {log:q} 2>&1"
 
 
@@ -38,5 +43,7 @@ rule shared_pca:
         "resources/prepared/{dataset}.pca.npy",
     log:
         "logs/shared_pca/{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
     shell:
-        "{PYTHON} -m scbench.score pca {input:q} --out {output:q} > {log:q} 2>&1"
+        "python -m scbench.score pca {input:q} --out {output:q} > {log:q} 2>&1"

@@ -13,8 +13,10 @@ rule figure_ari:
         pdf="results/figures/fig2_ari.pdf",
     log:
         "logs/figures/fig2_ari.log",
+    conda:
+        "../../envs/main.yaml"
     shell:
-        "{PYTHON} -m scbench.figures bars {input:q} --metric ari"
+        "python -m scbench.figures bars {input:q} --metric ari"
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
@@ -30,8 +32,10 @@ rule figure_s2:
         pdf="results/figures/figS2_metrics.pdf",
     log:
         "logs/figures/figS2_metrics.log",
+    conda:
+        "../../envs/main.yaml"
     shell:
-        "{PYTHON} -m scbench.figures s2 {input:q}"
+        "python -m scbench.figures s2 {input:q}"
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
@@ -47,8 +51,10 @@ rule figure_cost:
         pdf="results/figures/fig_cost.pdf",
     log:
         "logs/figures/fig_cost.log",
+    conda:
+        "../../envs/main.yaml"
     shell:
-        "{PYTHON} -m scbench.figures cost {input:q}"
+        "python -m scbench.figures cost {input:q}"
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
@@ -71,10 +77,12 @@ rule figure_umap:
         pdf="results/figures/umap_{dataset}.pdf",
     log:
         "logs/figures/umap_{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
     params:
         seed=SEEDS[0],
     shell:
-        "{PYTHON} -m scbench.figures umaps {input.prepared:q} --records {input.records:q}"
+        "python -m scbench.figures umaps {input.prepared:q} --records {input.records:q}"
         " --pca {input.pca:q}"
         " --seed {params.seed} --out-png {output.png:q} --out-pdf {output.pdf:q}"
         " > {log:q} 2>&1"

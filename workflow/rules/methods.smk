@@ -9,8 +9,10 @@ rule build_env:
         "resources/envs/{env}/ready",
     log:
         "logs/envs/{env}.log",
+    conda:
+        "../../envs/main.yaml"
     shell:
-        "{PYTHON} -m scbench.envs build {wildcards.env} resources/envs/{wildcards.env}"
+        "python -m scbench.envs build {wildcards.env} resources/envs/{wildcards.env}"
         " > {log:q} 2>&1"
 
 
@@ -23,16 +25,18 @@ rule run_method:
         "logs/runs/{dataset}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/{dataset}/{method}/seed{seed}.tsv"
-    params:
-        python=method_python,
-        method_params=method_params,
-        device=config["device"],
-        outdir=lambda wc, output: Path(output.record).parent,
+    conda:
+        method_conda_env
     threads: config["threads"]
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
         gpu=lambda wc: int(METHODS[wc.method].gpu),
+    params:
+        python=method_python,
+        method_params=method_params,
+        device=config["device"],
+        outdir=lambda wc, output: Path(output.record).parent,
     shell:
         "{params.python} -m scbench.methods.run --method {wildcards.method}"
         " --input {input.prepared:q} --seed {wildcards.seed} --outdir {params.outdir:q}"

@@ -10,10 +10,12 @@ rule score_run:
         "results/scores/{dataset}/{method}/seed{seed}.json",
     log:
         "logs/scores/{dataset}/{method}/seed{seed}.log",
+    conda:
+        "../../envs/main.yaml"
     params:
         run_dir=lambda wc, input: Path(input.record).parent,
     shell:
-        "{PYTHON} -m scbench.score run {params.run_dir:q} --prepared {input.prepared:q}"
+        "python -m scbench.score run {params.run_dir:q} --prepared {input.prepared:q}"
         " --pca {input.pca:q} --dataset {wildcards.dataset} --out {output:q} > {log:q} 2>&1"
 
 
@@ -33,10 +35,12 @@ rule aggregate:
         summary_db=multiext("results/tables/summary_db", ".tsv", ".md", ".tex"),
     log:
         "logs/aggregate.log",
+    conda:
+        "../../envs/main.yaml"
     params:
         order=",".join(config["methods"]),
     shell:
-        "{PYTHON} -m scbench.aggregate --scores {input.scores:q}"
+        "python -m scbench.aggregate --scores {input.scores:q}"
         " --benchmarks {input.benchmarks:q} --methods-order {params.order}"
         " --out-metrics {output.metrics:q} --out-summary-prefix results/tables/summary"
         " --extra-metrics nmi,asw,db"

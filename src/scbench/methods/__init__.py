@@ -1,4 +1,6 @@
-"""Clustering methods behind one contract: ``run(adata, *, seed, threads, device, n_clusters, params)``.
+"""Clustering methods behind one contract.
+
+Each method module exposes ``run(adata, *, seed, threads, device, n_clusters, params)``.
 
 ``registry`` lists them (metadata, environment, availability), ``run`` is the runner CLI
 (``python -m scbench.methods.run``) and each other module implements one method. Importing this

@@ -17,6 +17,7 @@ KEY = "attentionae_sc"
 
 def run(adata, *, seed, threads, device, n_clusters, params):
     import numpy as np
+
     from attentionae_sc import cluster
 
     cluster(adata, seed=seed, device=device, key_added=KEY, progress=False, **params)

@@ -35,9 +35,9 @@ def run(adata, *, seed, threads, device, n_clusters, params):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import desc
     import desc.models.SAE as sae_module
-    from desc.models.desc import getdims
     import scanpy as sc
     import tensorflow as tf
+    from desc.models.desc import getdims
 
     settings = resolve_params("desc", DEFAULTS, params)
     sae_module.plot_model = lambda *args, **kwargs: None  # needs graphviz; only draws a figure

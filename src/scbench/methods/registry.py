@@ -102,8 +102,8 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             name="scvi",
             display_name="scvi-tools",
-            reference="Lopez et al., Nat Methods 2018, doi:10.1038/s41592-018-0229-2; Gayoso et al., "
-            "Nat Biotechnol 2022, doi:10.1038/s41587-021-01206-w",
+            reference="Lopez et al., Nat Methods 2018, doi:10.1038/s41592-018-0229-2; "
+            "Gayoso et al., Nat Biotechnol 2022, doi:10.1038/s41587-021-01206-w",
             needs_k=False, gpu=True, env="scvi", implementation="original",
             module="scbench.methods.scvi",
         ),

@@ -262,6 +262,13 @@ def check_output(spec: registry.MethodSpec, output: Any, n_obs: int):
     return labels, embedding
 
 
+def failure_reason(error: BaseException, limit: int = 1000) -> str:
+    """``"<ExceptionType>: message"``, on one line (newlines as " | "), at most ``limit`` chars."""
+    message = " | ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    reason = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+
+
 def cleanup(outdir: Path) -> None:
     for name in (LABELS, EMBEDDING, RECORD):
         (outdir / name).unlink(missing_ok=True)
@@ -361,13 +368,12 @@ def main(argv: list[str] | None = None) -> int:
 
             write_atomic(outdir / EMBEDDING, save_npy)
             record["embedding"] = "method"
-    except Exception as error:  # noqa: BLE001 - every method failure becomes a failed record
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - every method failure is a record
         traceback.print_exc()
         if start is not None and record["runtime_s"] is None:
             record["runtime_s"] = round(time.perf_counter() - start, 3)
             record["peak_mem_mb"] = peak_rss_mb()
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return finish("failed", f"{type(error).__name__}: {message}".rstrip(": "))
+        return finish("failed", failure_reason(error))
     return finish("ok", None)
 
 

@@ -57,4 +57,5 @@ def run(adata, *, seed, threads, device, n_clusters, params):
     counts.obsm["X_scVI"] = model.get_latent_representation()
     neighbors(counts, seed=seed, settings=settings, use_rep="X_scVI")
     labels = leiden(counts, seed=seed, resolution=settings["resolution"])
-    return MethodOutput(labels=labels, embedding=counts.obsm["X_scVI"], extra={"settings": settings})
+    return MethodOutput(labels=labels, embedding=counts.obsm["X_scVI"],
+                        extra={"settings": settings})

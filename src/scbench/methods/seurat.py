@@ -71,7 +71,7 @@ def run(adata, *, seed, threads, device, n_clusters, params):
         clusters = pd.read_csv(work / "clusters.tsv", sep="\t", dtype=str).set_index("cell")
         pcs = pd.read_csv(work / "pca.tsv", sep="\t", dtype={"cell": str}).set_index("cell")
         info = pd.read_csv(work / "versions.tsv", sep="\t", dtype=str)
-    info = dict(zip(info["name"], info["value"]))
+    info = dict(zip(info["name"], info["value"], strict=False))
     for key in ("npcs_used", "ndims_used", "nfeatures_used"):
         settings[key] = int(info.pop(key))
     labels = clusters["cluster"].reindex(cells).to_numpy()
