@@ -9,7 +9,7 @@
 #
 # The node has 2 CPUs (SCBENCH_SLURM_CPUS), the machine's memory and one GPU gres
 # backed by /dev/null (a file-less GPU makes the node INVAL). No accounting
-# (no slurmdbd): use `slurm-status-command: squeue`, which is why MinJobAge=300.
+# (no slurmdbd): use `slurm-status-command: squeue`, which is why MinJobAge>=300.
 # Tested with Debian 12 (SLURM 22.05, munge 0.5.15), as root, without systemd.
 #
 # Environment knobs:
@@ -17,6 +17,8 @@
 #   SCBENCH_SLURM_CTLD_PORT     slurmctld port                      [6817]
 #   SCBENCH_SLURM_SLURMD_PORT   slurmd port                         [6818]
 #   SCBENCH_SLURM_WAIT          seconds to wait for an idle node    [60]
+#   SCBENCH_SLURM_MIN_JOB_AGE   MinJobAge: seconds finished jobs stay visible to squeue/scontrol
+#                               (>= 300 for `slurm-status-command: squeue`)  [300]
 #
 # Only stdout of `start` is the export line; every message goes to stderr.
 set -euo pipefail
@@ -96,6 +98,7 @@ cmd_start() {
     local ctld_port=${SCBENCH_SLURM_CTLD_PORT:-6817}
     local slurmd_port=${SCBENCH_SLURM_SLURMD_PORT:-6818}
     local wait_s=${SCBENCH_SLURM_WAIT:-60}
+    local min_job_age=${SCBENCH_SLURM_MIN_JOB_AGE:-300}
     local user; user=$(id -un)
     local mem; mem=$(real_memory_mb)
     local conf=$dir/etc/slurm.conf
@@ -164,7 +167,7 @@ DefMemPerCPU=1000
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-MinJobAge=300
+MinJobAge=$min_job_age
 ReturnToService=2
 SlurmdParameters=config_overrides
 SlurmctldTimeout=30

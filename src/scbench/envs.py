@@ -19,6 +19,8 @@ built here. Standard library only.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -74,6 +76,17 @@ def _pip(python: Path, *args: str) -> None:
     subprocess.run(command, check=True)
 
 
+@contextlib.contextmanager
+def _editable_lock(root: Path):
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"scbench-editable-{digest}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build(env: str, prefix: str | os.PathLike, *, root: Path | None = None,
           python: str | None = None) -> bool:
     """Build ``env`` at ``prefix`` unless already ready; returns True when it (re)built."""
@@ -96,7 +109,8 @@ def build(env: str, prefix: str | os.PathLike, *, root: Path | None = None,
     _pip(venv_python, "-r", str(files[0]))
     if len(files) > 1:
         _pip(venv_python, "--no-deps", "-r", str(files[1]))
-    _pip(venv_python, "--no-deps", "-e", str(root))
+    with _editable_lock(root):  # parallel builds would write the same src/*.egg-info
+        _pip(venv_python, "--no-deps", "-e", str(root))
     handle, tmp = tempfile.mkstemp(prefix=".ready.", dir=prefix)
     with os.fdopen(handle, "w") as out:
         out.write(wanted + "\n")

@@ -51,6 +51,14 @@ _check_names("methods", config["methods"], METHODS)
 SEEDS = config["seeds"]
 
 
+# Quick jobs that read many small files run where Snakemake runs, not as cluster jobs.
+localrules:
+    aggregate,
+    figure_ari,
+    figure_s2,
+    figure_cost,
+
+
 wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
     method="[A-Za-z0-9_]+",

@@ -8,7 +8,6 @@ rule fetch:
         "resources/downloads/{dataset}/{file}",
     log:
         "logs/fetch/{dataset}/{file}.log",
-    retries: 2
     conda:
         "../../envs/main.yaml"
     params:
