@@ -8,6 +8,7 @@ from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from scbench.catalog import load_registry, resolve
+from scbench.envs import requirement_files
 from scbench.methods.registry import METHODS
 
 validate(config, schema="../../config/schema/config.schema.yaml", set_default=True)

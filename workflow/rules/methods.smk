@@ -4,7 +4,7 @@
 
 rule build_env:
     input:
-        "envs/pip/{env}.txt",
+        lambda wc: requirement_files(wc.env),
     output:
         "resources/envs/{env}/ready",
     log:
