@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from scbench.files import atomic_path
+
 METRICS_COLUMNS = [
     "dataset", "method", "seed", "status", "reason", "ari", "nmi", "asw", "db", "n_clusters",
     "runtime_s", "peak_mem_mb", "peak_gpu_mb", "device", "embedding_source", "bench_s",
@@ -275,22 +277,10 @@ def summary_to_latex(summary: pd.DataFrame, methods: Mapping[str, Any] | None) -
     return "\n".join(lines) + "\n"
 
 
-def temporary_path(path: Path) -> Path:
-    """A hidden sibling of ``path``, unique to this process, with the same suffix."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-
-
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
-    try:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_summary(summary: pd.DataFrame, path_tsv: str | os.PathLike,

@@ -17,11 +17,11 @@ from typing import Any
 import anndata as ad
 import numpy as np
 
-from attentionae_sc.runtime import atomic_path
 from attentionae_sc.simulation import simulate_counts
 from attentionae_sc.validation import InputError, check_counts
 from scbench.catalog import LABEL_KEY, DatasetSpec
 from scbench.download import fetch, verify
+from scbench.files import atomic_path
 from scbench.readers import read
 
 MIN_CELLS = 50

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
+
+from scbench.files import atomic_path
 
 CHUNK = 1 << 20
 
@@ -45,20 +45,6 @@ def verify(path: str | os.PathLike, expected: Mapping[str, str], source: str) ->
         if actual[kind] != value:
             raise ChecksumError(f"checksum mismatch for {source}: expected {kind} {value}, "
                                 f"got {actual[kind]}")
-
-
-@contextmanager
-def _staging(dest: Path) -> Iterator[Path]:
-    """A temporary file beside ``dest`` that replaces it only if the block succeeds."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(handle)
-    staged = Path(tmp)
-    try:
-        yield staged
-        os.replace(staged, dest)
-    finally:
-        staged.unlink(missing_ok=True)
 
 
 def _download(url: str, target: Path, retries: int, timeout: float) -> None:
@@ -92,13 +78,13 @@ def fetch(entry: Mapping[str, str], dest: str | os.PathLike, mirror: str | os.Pa
         source = Path(mirror) / entry["mirror_path"]
         if not source.is_file():
             raise FileNotFoundError(f"{source} not found in the data mirror {mirror}")
-        with _staging(dest) as staged:
+        with atomic_path(dest) as staged:
             shutil.copyfile(source, staged)
             verify(staged, entry, str(source))
         return dest
     if not entry.get("url"):
         raise FileNotFoundError(f"{dest.name} has no url and no data_mirror is set")
-    with _staging(dest) as staged:
+    with atomic_path(dest) as staged:
         _download(entry["url"], staged, retries, timeout)
         verify(staged, entry, entry["url"])
     return dest

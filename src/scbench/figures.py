@@ -33,8 +33,8 @@ from scbench.aggregate import (
     method_order,
     read_metrics,
     registry_methods,
-    temporary_path,
 )
+from scbench.files import atomic_path
 
 STYLE = {
     "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "xtick.labelsize": 8,
@@ -53,15 +53,9 @@ MAX_PLOT_WIDTH_IN = 10.0  # wider bar panels wrap their datasets onto more rows
 
 def _save(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
     """Save ``fig`` to both paths, each via a same-suffix temporary file and ``os.replace``."""
-    for path in map(Path, (out_png, out_pdf)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_path(path)
-        try:
+    for path in (out_png, out_pdf):
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, bbox_inches="tight")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 def _method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> dict[str, dict]:

@@ -21,8 +21,8 @@ import pandas as pd
 import scanpy as sc
 
 from attentionae_sc.metrics import clustering_scores
-from attentionae_sc.runtime import atomic_path
 from scbench.catalog import LABEL_KEY
+from scbench.files import atomic_path
 
 SCORE_KEYS = ("ari", "nmi", "asw", "db", "n_clusters")
 

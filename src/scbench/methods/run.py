@@ -27,13 +27,13 @@ import platform
 import random
 import resource
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from . import registry
+from ..files import atomic_path
 
 LABELS = "labels.tsv"
 EMBEDDING = "embedding.npy"
@@ -159,21 +159,8 @@ def jsonable(value: Any) -> Any:
 
 def write_atomic(path: Path, write) -> None:
     """``write(tmp_path)`` then rename onto ``path``; never leaves a half-written ``path``."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def read_input(path: str):
