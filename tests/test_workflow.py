@@ -42,7 +42,7 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path):
     assert by_method["leiden"] > 0.9
     source = metrics.groupby("method")["embedding_source"].agg(set)
     assert source["attentionae_sc"] == {"method"} and source["true_labels"] == {"pca"}
-    assert (metrics["runtime_s"] > 0).all() and (metrics["peak_mem_mb"] > 0).all()
+    assert (metrics["runtime_s"] >= 0).all() and (metrics["peak_mem_mb"] > 0).all()
     for name in ("summary", "summary_nmi"):
         for ext in ("tsv", "md", "tex"):
             assert (tmp_path / f"results/tables/{name}.{ext}").stat().st_size > 0
