@@ -43,8 +43,12 @@ def neighbor_graph(
         rep = "X"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*high n_obs without `knn=True`.*")
+        # Exact kNN (sklearn) for kNN graphs of any size: deterministic, and it avoids
+        # scanpy 1.11's approximate path, which fails on scipy 1.17 sparse arrays (>= 4096 cells).
+        # scanpy only accepts its default transformer with knn=False (a dense kernel).
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=rep, knn=knn, method=method,
-                        metric=metric, random_state=seed)
+                        metric=metric, random_state=seed,
+                        transformer="sklearn" if knn else None)
     return CellGraph(
         connectivities=sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float32),
         distances=sp.csr_matrix(adata.obsp["distances"], dtype=np.float32),
