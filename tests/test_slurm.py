@@ -55,6 +55,12 @@ SNAKEMAKE = (
 FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5"]
 
 
+def _cluster_script(command: str, cluster_dir, env: dict, timeout: int):
+    """Run ``.ci/slurm_cluster.sh COMMAND DIR`` and return the completed process."""
+    return subprocess.run(["bash", str(SCRIPT), command, str(cluster_dir)], check=False,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -129,28 +135,14 @@ def slurm_cluster():
     # Keep finished jobs' records (scontrol show job) for the whole test, not just 300 s.
     env["SCBENCH_SLURM_MIN_JOB_AGE"] = "3600"
     try:
-        start = subprocess.run(
-            ["bash", str(SCRIPT), "start", str(cluster_dir)],
-            check=False,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=180,
-        )
+        start = _cluster_script("start", cluster_dir, env, timeout=180)
         assert start.returncode == 0, f"cluster did not start:\n{start.stderr}"
         m = re.search(r"^export SLURM_CONF=(\S+)$", start.stdout, re.MULTILINE)
         assert m, f"no SLURM_CONF in start output: {start.stdout!r}"
         env["SLURM_CONF"] = m.group(1)
         yield env
     finally:
-        stop = subprocess.run(
-            ["bash", str(SCRIPT), "stop", str(cluster_dir)],
-            check=False,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        stop = _cluster_script("stop", cluster_dir, env, timeout=120)
         left = (
             (cluster_dir / "started.pids").read_text()
             if (cluster_dir / "started.pids").exists()

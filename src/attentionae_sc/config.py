@@ -7,7 +7,7 @@ code's behaviour is reachable through ``variant="reference"`` (see :data:`REFERE
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Ablation = Literal["none", "no_attention", "no_zinb", "no_residual", "no_gnn"]
@@ -108,7 +108,3 @@ class AttentionAEConfig:
         out["hidden"] = list(self.hidden)
         out["max_cells"] = self.max_cells or 0
         return out
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))

@@ -47,7 +47,7 @@ def score_run(run_dir: str | Path, prepared: str | Path, pca: str | Path) -> dic
     scores: dict[str, Any] = dict.fromkeys(SCORE_KEYS)
     scores["embedding_source"] = None
     if record["status"] == "ok":
-        truth = ad.read_h5ad(prepared).obs[LABEL_KEY]
+        truth = ad.read_h5ad(prepared, backed="r").obs[LABEL_KEY]  # labels only, not counts
         labels = pd.read_csv(run_dir / "labels.tsv", sep="\t", index_col="cell")["label"]
         labels = labels.reindex(truth.index.astype(str))
         if labels.isna().any():
