@@ -33,6 +33,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slurm
 
@@ -265,7 +266,12 @@ def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path):
     env = slurm_cluster
     local_dir = _copy_repo(tmp_path / "local")
     slurm_dir = _copy_repo(tmp_path / "slurm")
-    config = ["--configfile", "config/test.yaml"]
+    # config/test.yaml plus a method that always fails (an unknown parameter makes it raise)
+    methods = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["methods"]
+    for workdir in (local_dir, slurm_dir):
+        (workdir / "always_fails.yaml").write_text(yaml.safe_dump(
+            {"methods": [*methods, "louvain"], "method_params": {"louvain": {"bogus": 1}}}))
+    config = ["--configfile", "config/test.yaml", "always_fails.yaml"]
 
     # The local run goes alongside the SLURM one: the SLURM run mostly waits on status polls.
     local = _start_snakemake(["--cores", "2", *config], local_dir, env)
@@ -294,6 +300,9 @@ def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path):
         if local_metrics[k] != slurm_metrics[k]
     }
     assert not diffs, f"SLURM and local metrics differ (local, slurm): {diffs}"
+    # the failing method is a row with status "failed" (after the profile's retries), not a hole
+    failed = {k: v for k, v in slurm_metrics.items() if k[1] == "louvain"}
+    assert failed and all(v["status"] == "failed" for v in failed.values()), failed
 
     # Jobs of GPU-capable methods asked SLURM for the GPU and got it (job records; MinJobAge=3600).
     gpu_jobs = _gpu_slurm_jobs(log)

@@ -28,13 +28,24 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subproce
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
 
 
+#: Added to config/test.yaml: a method that always fails (an unknown parameter makes it raise)
+#: and one that cannot run here; both must become rows, not holes.
+FAILING_AND_UNAVAILABLE = {"louvain": {"bogus": 1}}
+
+
 @pytest.mark.slow
 def test_tiny_config_fills_every_table_and_figure(tmp_path):
-    result = snakemake(tmp_path)
+    methods = yaml.safe_load((REPO / "config/test.yaml").read_text())["methods"]
+    result = snakemake(tmp_path, config={"methods": [*methods, "louvain", "sc3"],
+                                         "method_params": FAILING_AND_UNAVAILABLE})
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = pd.read_csv(tmp_path / "results/tables/metrics.tsv", sep="\t")
-    methods = yaml.safe_load((REPO / "config/test.yaml").read_text())["methods"]
-    assert len(metrics) == len(methods) * 2
+    assert len(metrics) == (len(methods) + 2) * 2
+    status = metrics.groupby("method")["status"].agg(set)
+    assert status["louvain"] == {"failed"} and status["sc3"] == {"unavailable"}
+    failed = metrics[metrics["method"] == "louvain"]
+    assert failed["reason"].str.contains("bogus").all() and failed["ari"].isna().all()
+    metrics = metrics[metrics["method"].isin(methods)]
     assert set(metrics["status"]) == {"ok"}
     by_method = metrics.groupby("method")["ari"].mean()
     assert by_method["true_labels"] == pytest.approx(1.0)

@@ -4,11 +4,26 @@ Reference: Li S. et al., "AttentionAE-sc: Single-cell clustering method with an 
 fusion of a denoising autoencoder and a graph autoencoder", PLOS Comput Biol 19(11): e1011641 (2023).
 """
 
-from .api import cluster
+from typing import TYPE_CHECKING
+
 from .config import ABLATIONS, VARIANTS, AttentionAEConfig
-from .metrics import clustering_scores
-from .model import AttentionAESC
 from .validation import InputError
+
+if TYPE_CHECKING:
+    from .api import cluster
+    from .metrics import clustering_scores
+    from .model import AttentionAESC
+
+# torch and scanpy load on first use, so `attentionae_sc.metrics` and `.config` stay cheap to import
+_LAZY = {"cluster": ".api", "clustering_scores": ".metrics", "AttentionAESC": ".model"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ABLATIONS",

@@ -18,7 +18,6 @@ from typing import Any
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scanpy as sc
 
 from attentionae_sc.metrics import clustering_scores
 from scbench.catalog import LABEL_KEY
@@ -29,6 +28,8 @@ SCORE_KEYS = ("ari", "nmi", "asw", "db", "n_clusters")
 
 def shared_pca(adata: ad.AnnData, n_hvg: int = 2500, n_pcs: int = 50, seed: int = 0) -> np.ndarray:
     """The standard scanpy PCA of raw counts: normalise, log1p, HVGs, scale, PCA."""
+    import scanpy as sc  # here, not at the top: scoring a run does not need scanpy
+
     work = ad.AnnData(adata.X.copy())
     sc.pp.filter_genes(work, min_cells=1)
     sc.pp.normalize_total(work, target_sum=1e4)

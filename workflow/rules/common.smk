@@ -116,6 +116,11 @@ def method_conda_env(wildcards):
     return f"../../envs/{METHODS[wildcards.method].env}.yaml"
 
 
+def method_threads(wildcards):
+    """``config["threads"]`` for methods that use several threads, 1 for the rest."""
+    return config["threads"] if METHODS[wildcards.method].multithreaded else 1
+
+
 def method_params(wildcards):
     return json.dumps(config["method_params"].get(wildcards.method, {}), sort_keys=True)
 

@@ -27,7 +27,7 @@ rule run_method:
         "results/benchmarks/{dataset}/{method}/seed{seed}.tsv"
     conda:
         method_conda_env
-    threads: config["threads"]
+    threads: method_threads
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,

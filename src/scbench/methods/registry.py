@@ -23,7 +23,9 @@ class MethodSpec:
     paper). ``env``: ``"main"`` (the project venv) or the name of ``envs/<env>.yaml`` and
     ``envs/pip/<env>.txt``. ``module``: the module implementing ``run``; ``None`` with
     ``unavailable`` set for registered-but-not-implemented methods, whose runs are recorded with
-    ``status="unavailable"`` and that reason.
+    ``status="unavailable"`` and that reason. ``multithreaded``: the method uses more than one
+    CPU thread (torch, TensorFlow, parallel kNN); the workflow gives it ``config["threads"]``
+    and every other method one thread, so single-threaded runs go side by side.
     """
 
     name: str
@@ -35,6 +37,7 @@ class MethodSpec:
     implementation: Implementation
     module: str | None
     unavailable: str | None = None
+    multithreaded: bool = False
 
 
 @dataclass
@@ -66,7 +69,7 @@ METHODS: dict[str, MethodSpec] = {
             reference="Li et al., Attention-based deep clustering method for scRNA-seq data, "
             "PLoS Comput Biol 2023, doi:10.1371/journal.pcbi.1011641",
             needs_k=False, gpu=True, env="main", implementation="original",
-            module="scbench.methods.attentionae_sc",
+            module="scbench.methods.attentionae_sc", multithreaded=True,
         ),
         MethodSpec(
             name="leiden",
@@ -97,7 +100,7 @@ METHODS: dict[str, MethodSpec] = {
             display_name="PhenoGraph",
             reference="Levine et al., Cell 2015, doi:10.1016/j.cell.2015.05.047",
             needs_k=False, gpu=False, env="phenograph", implementation="original",
-            module="scbench.methods.phenograph",
+            module="scbench.methods.phenograph", multithreaded=True,
         ),
         MethodSpec(
             name="scvi",
@@ -105,14 +108,14 @@ METHODS: dict[str, MethodSpec] = {
             reference="Lopez et al., Nat Methods 2018, doi:10.1038/s41592-018-0229-2; "
             "Gayoso et al., Nat Biotechnol 2022, doi:10.1038/s41587-021-01206-w",
             needs_k=False, gpu=True, env="scvi", implementation="original",
-            module="scbench.methods.scvi",
+            module="scbench.methods.scvi", multithreaded=True,
         ),
         MethodSpec(
             name="desc",
             display_name="DESC",
             reference="Li et al., Nat Commun 2020, doi:10.1038/s41467-020-15851-3",
             needs_k=False, gpu=False, env="desc", implementation="original",
-            module="scbench.methods.desc",
+            module="scbench.methods.desc", multithreaded=True,
         ),
         MethodSpec(
             name="seurat",
