@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.metrics import adjusted_rand_score
 
 from attentionae_sc import AttentionAEConfig, AttentionAESC, cluster
@@ -113,3 +114,18 @@ def test_config_rejects_bad_values():
         AttentionAEConfig(ablation="no_decoder")
     with pytest.raises(ValueError, match="max_cells"):
         AttentionAEConfig(max_cells=10)
+
+
+def test_leiden_initialisation_embedding_mode_changes_the_initial_embedding(tiny_counts):
+    # Authors' code: Z for the Leiden initialisation comes from the network in training mode
+    # (noise, query dropout on). The switch must change that embedding, and stay seeded.
+    seen = {}
+    for train_mode in (True, False, True):
+        model = AttentionAESC(seed=0, progress=False, init_embedding_train_mode=train_mode,
+                              epochs_pretrain=5, epochs_cluster=0)
+        initial = model._initial_centres
+        model._initial_centres = lambda z, _init=initial, _mode=train_mode: (
+            seen.setdefault(_mode, []).append(z.clone()) or _init(z))
+        model.fit(tiny_counts)
+    assert torch.equal(seen[True][0], seen[True][1])
+    assert not torch.allclose(seen[True][0], seen[False][0])

@@ -64,6 +64,10 @@ class AttentionAEConfig:
     # dense Gaussian kernel over all training cells (n^2 memory, once). True = sparse kNN graph,
     # for full-batch training of tens of thousands of cells.
     init_graph_knn: bool = False
+    # Network mode for the Z that Leiden initialises from. Paper: silent; code: the model is never
+    # switched to eval mode, so input noise, query dropout and batch-statistics BatchNorm are on
+    # (True). False = the deterministic eval-mode embedding.
+    init_embedding_train_mode: bool = True
     student_t_alpha: float = 1.0
     student_t_power: float = 1.0  # exponent on (1 + d^2/alpha)^-1 after alpha's (alpha+1)/2
     tol: float = 1e-3

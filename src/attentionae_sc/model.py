@@ -230,8 +230,10 @@ class AttentionAESC:
             scheduler.step()
 
     @torch.no_grad()
-    def _embed(self, x: torch.Tensor, adjacency: torch.Tensor | None) -> torch.Tensor:
-        self.module.eval()
+    def _embed(self, x: torch.Tensor, adjacency: torch.Tensor | None,
+               train_mode: bool = False) -> torch.Tensor:
+        """Z without gradients; in eval mode unless ``train_mode`` (noise and dropout on)."""
+        self.module.train(train_mode)
         z, _ = self.module.encode(x, adjacency)
         return z
 
@@ -257,7 +259,8 @@ class AttentionAESC:
 
     def _cluster(self, x, counts, sf, lgamma_counts, graph: _GraphInputs, bar) -> None:
         cfg, module = self.config, self.module
-        self.centres = self._initial_centres(self._embed(x, graph.adjacency)).requires_grad_(True)
+        z = self._embed(x, graph.adjacency, train_mode=cfg.init_embedding_train_mode)
+        self.centres = self._initial_centres(z).requires_grad_(True)
         self.initial_n_clusters = len(self.centres)
         optimizer = torch.optim.Adam(module.clustering_parameters() + [self.centres], lr=cfg.lr)
         module.train()
