@@ -300,7 +300,7 @@ def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path):
         if local_metrics[k] != slurm_metrics[k]
     }
     assert not diffs, f"SLURM and local metrics differ (local, slurm): {diffs}"
-    # the failing method is a row with status "failed" (after the profile's retries), not a hole
+    # the failing method is a row with status "failed" (it exits 0, so SLURM does not retry it)
     failed = {k: v for k, v in slurm_metrics.items() if k[1] == "louvain"}
     assert failed and all(v["status"] == "failed" for v in failed.values()), failed
 

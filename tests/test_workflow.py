@@ -28,16 +28,16 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subproce
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
 
 
-#: Added to config/test.yaml: a method that always fails (an unknown parameter makes it raise)
-#: and one that cannot run here; both must become rows, not holes.
-FAILING_AND_UNAVAILABLE = {"louvain": {"bogus": 1}}
+#: With louvain and sc3 added to config/test.yaml: louvain always fails (an unknown parameter
+#: makes it raise), sc3 cannot run here; both must become rows, not holes.
+FAILING_PARAMS = {"louvain": {"bogus": 1}}
 
 
 @pytest.mark.slow
 def test_tiny_config_fills_every_table_and_figure(tmp_path):
     methods = yaml.safe_load((REPO / "config/test.yaml").read_text())["methods"]
     result = snakemake(tmp_path, config={"methods": [*methods, "louvain", "sc3"],
-                                         "method_params": FAILING_AND_UNAVAILABLE})
+                                         "method_params": FAILING_PARAMS})
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = pd.read_csv(tmp_path / "results/tables/metrics.tsv", sep="\t")
     assert len(metrics) == (len(methods) + 2) * 2
