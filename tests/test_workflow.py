@@ -36,8 +36,8 @@ FAILING_PARAMS = {"louvain": {"bogus": 1}}
 @pytest.mark.slow
 def test_tiny_config_fills_every_table_and_figure(tmp_path):
     methods = yaml.safe_load((REPO / "config/test.yaml").read_text())["methods"]
-    result = snakemake(tmp_path, config={"methods": [*methods, "louvain", "sc3"],
-                                         "method_params": FAILING_PARAMS})
+    config = {"methods": [*methods, "louvain", "sc3"], "method_params": FAILING_PARAMS}
+    result = snakemake(tmp_path, config=config)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = pd.read_csv(tmp_path / "results/tables/metrics.tsv", sep="\t")
     assert len(metrics) == (len(methods) + 2) * 2
@@ -61,7 +61,7 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path):
         for ext in ("png", "pdf"):
             assert (tmp_path / f"results/figures/{name}.{ext}").stat().st_size > 1000
     # a second run has nothing to do: outputs are complete and up to date
-    again = snakemake(tmp_path, "-n")
+    again = snakemake(tmp_path, "-n", config=config)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 

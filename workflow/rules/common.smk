@@ -112,8 +112,13 @@ def method_python(wildcards):
 
 
 def method_conda_env(wildcards):
-    """The method's conda environment file (for --software-deployment-method conda)."""
-    return f"../../envs/{METHODS[wildcards.method].env}.yaml"
+    """The method's conda environment file (for --software-deployment-method conda).
+
+    Unavailable methods have no environment yet: the project env writes their record.
+    """
+    spec = METHODS[wildcards.method]
+    env = "main" if spec.unavailable else spec.env
+    return f"../../envs/{env}.yaml"
 
 
 def method_threads(wildcards):
