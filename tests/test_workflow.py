@@ -65,6 +65,12 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_seeds_given_on_the_command_line_are_integers(tmp_path):
+    result = snakemake(tmp_path, "-n", "--config", "seeds=[0,7]")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "seed7" in result.stdout
+
+
 @pytest.mark.parametrize("key, value, expected", [
     ("datasets", ["sim_tiny", "no_such_data"], "unknown datasets 'no_such_data'"),
     ("methods", ["leiden", "magic_method"], "unknown methods 'magic_method'"),

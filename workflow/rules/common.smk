@@ -11,6 +11,12 @@ from scbench.catalog import load_registry, resolve
 from scbench.envs import requirement_files
 from scbench.methods.registry import METHODS
 
+# `--config seeds=[0,1,2]` on the command line gives strings; the schema wants integers.
+if "seeds" in config:
+    config["seeds"] = [
+        int(seed) if isinstance(seed, str) and seed.isdigit() else seed
+        for seed in config["seeds"]
+    ]
 validate(config, schema="../../config/schema/config.schema.yaml", set_default=True)
 
 
