@@ -8,7 +8,7 @@ from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from scbench.catalog import load_registry, resolve
-from scbench.envs import requirement_files
+from scbench.envs import MAIN as MAIN_ENV, requirement_files
 from scbench.methods.registry import METHODS
 
 # `--config seeds=[0,1,2]` on the command line gives strings; the schema wants integers.
@@ -95,36 +95,36 @@ def raw_files(wildcards):
     ]
 
 
+def run_env(method):
+    """The environment a method's runs use: its own, or the project's ("main") for methods
+    that are registered but unavailable (the runner only records why)."""
+    spec = METHODS[method]
+    return MAIN_ENV if spec.unavailable else spec.env
+
+
 def own_venv(method):
     """Whether ``method`` runs in a virtual environment built by the build_env rule."""
-    spec = METHODS[method]
-    return spec.env != "main" and not spec.unavailable and not USE_CONDA
+    return run_env(method) != MAIN_ENV and not USE_CONDA
 
 
 def method_env_inputs(wildcards):
     """The prepared dataset, plus the method's own virtual environment if it has one."""
-    spec = METHODS[wildcards.method]
     inputs = {"prepared": f"resources/prepared/{wildcards.dataset}.h5ad"}
     if own_venv(wildcards.method):
-        inputs["env"] = f"resources/envs/{spec.env}/ready"
+        inputs["env"] = f"resources/envs/{run_env(wildcards.method)}/ready"
     return inputs
 
 
 def method_python(wildcards):
     """Python interpreter of the method's environment."""
     if own_venv(wildcards.method):
-        return f"resources/envs/{METHODS[wildcards.method].env}/bin/python"
+        return f"resources/envs/{run_env(wildcards.method)}/bin/python"
     return "python"
 
 
 def method_conda_env(wildcards):
-    """The method's conda environment file (for --software-deployment-method conda).
-
-    Unavailable methods have no environment yet: the project env writes their record.
-    """
-    spec = METHODS[wildcards.method]
-    env = "main" if spec.unavailable else spec.env
-    return f"../../envs/{env}.yaml"
+    """The method's conda environment file (for --software-deployment-method conda)."""
+    return f"../../envs/{run_env(wildcards.method)}.yaml"
 
 
 def method_threads(wildcards):
