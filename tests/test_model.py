@@ -23,6 +23,9 @@ def test_recovers_well_separated_groups_with_paper_defaults(separated_counts):
     assert len(history["pretrain"]["loss"]) == info["epochs_pretrain_run"]
     assert history["pretrain"]["loss"][-1] < history["pretrain"]["loss"][0]
     assert len(history["cluster"]["n_clusters"]) == info["epochs_cluster_run"]
+    for stage in ("pretrain", "cluster"):
+        seconds = history[stage]["seconds"]
+        assert len(seconds) == len(history[stage]["loss"]) and (seconds > 0).all()
 
 
 def test_cluster_writes_labels_embedding_and_run_info(tiny_counts):
@@ -32,7 +35,7 @@ def test_cluster_writes_labels_embedding_and_run_info(tiny_counts):
     assert adata.obsm["X_aae"].shape == (adata.n_obs, 16)
     info = adata.uns["aae"]
     assert info["params"]["seed"] == 0 and info["params"]["epochs_pretrain"] == 15
-    assert {"preprocess_s", "pretrain_s", "cluster_s", "total_s"} <= set(info["timings"])
+    assert {"preprocess_s", "pretrain_s", "cluster_init_s", "cluster_s", "total_s"} <= set(info["timings"])
     assert info["memory"]["peak_rss_mb"] > 0
     assert info["n_genes"] == 300 or info["n_genes"] < 300
     copy = cluster(tiny_counts, seed=0, progress=False, copy=True, **FAST)

@@ -39,14 +39,18 @@ class _GraphInputs:
 
 @dataclass
 class History:
-    """Per-epoch record of both training stages."""
+    """Per-epoch record of both training stages.
+
+    ``seconds`` is the wall time from the previous epoch's record to this one (one forward,
+    backward and optimizer step); the first epoch's counts from the start of its stage.
+    """
 
     pretrain: dict[str, list[float]] = field(
-        default_factory=lambda: {"loss": [], "reconstruction": [], "graph": []}
+        default_factory=lambda: {"loss": [], "reconstruction": [], "graph": [], "seconds": []}
     )
     cluster: dict[str, list[float]] = field(
         default_factory=lambda: {"loss": [], "kl": [], "reconstruction": [], "graph": [],
-                                 "n_clusters": [], "label_change": []}
+                                 "n_clusters": [], "label_change": [], "seconds": []}
     )
 
     def to_dict(self) -> dict[str, dict[str, np.ndarray]]:
@@ -206,6 +210,7 @@ class AttentionAESC:
                                                     gamma=cfg.lr_gamma)
         module.train()
         best, best_epoch = float("inf"), 0
+        last = time.perf_counter()
         for epoch in range(cfg.epochs_pretrain):
             output = module(x, graph.adjacency, sf)
             reconstruction, graph_loss = module.losses(
@@ -215,8 +220,8 @@ class AttentionAESC:
             value = loss.item()
             if not np.isfinite(value):
                 raise FloatingPointError(f"pretraining loss is {value} at epoch {epoch}")
-            self._record(self.history.pretrain, loss=value,
-                         reconstruction=reconstruction.item(), graph=graph_loss.item())
+            last = self._record(self.history.pretrain, last, loss=value,
+                                reconstruction=reconstruction.item(), graph=graph_loss.item())
             bar.update()
             bar.set_postfix(stage="pretrain", loss=f"{value:.4f}")
             if value < best:
@@ -259,12 +264,14 @@ class AttentionAESC:
 
     def _cluster(self, x, counts, sf, lgamma_counts, graph: _GraphInputs, bar) -> None:
         cfg, module = self.config, self.module
+        tick = time.perf_counter()
         z = self._embed(x, graph.adjacency, train_mode=cfg.init_embedding_train_mode)
         self.centres = self._initial_centres(z).requires_grad_(True)
         self.initial_n_clusters = len(self.centres)
+        self.timings["cluster_init_s"] = time.perf_counter() - tick
         optimizer = torch.optim.Adam(module.clustering_parameters() + [self.centres], lr=cfg.lr)
         module.train()
-        previous = None
+        previous, last = None, time.perf_counter()
         for epoch in range(cfg.epochs_cluster):
             output = module(x, graph.adjacency, sf)
             q = self._soft_assignment(output.z)
@@ -280,9 +287,10 @@ class AttentionAESC:
             value = loss.item()
             if not np.isfinite(value):
                 raise FloatingPointError(f"clustering loss is {value} at epoch {epoch}")
-            self._record(self.history.cluster, loss=value, kl=kl.item(),
-                         reconstruction=reconstruction.item(), graph=graph_loss.item(),
-                         n_clusters=float(torch.unique(labels).numel()), label_change=change)
+            last = self._record(
+                self.history.cluster, last, loss=value, kl=kl.item(),
+                reconstruction=reconstruction.item(), graph=graph_loss.item(),
+                n_clusters=float(torch.unique(labels).numel()), label_change=change)
             bar.update()
             bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=int(torch.unique(labels).numel()))
             if epoch > cfg.min_cluster_epochs and change < cfg.tol:
@@ -294,9 +302,12 @@ class AttentionAESC:
         self.centres = self.centres.detach()
 
     @staticmethod
-    def _record(store: dict[str, list[float]], **values: float) -> None:
-        for key, value in values.items():
+    def _record(store: dict[str, list[float]], last: float, **values: float) -> float:
+        """Append one epoch's values and its ``seconds`` since ``last``; return the time now."""
+        now = time.perf_counter()
+        for key, value in {**values, "seconds": now - last}.items():
             store[key].append(value)
+        return now
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
