@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from attentionae_sc.simulation import simulate_counts
 
+REPO = Path(__file__).resolve().parents[1]
 #: The shared real-data mirror beside the checkout (override with SCBENCH_DATA_MIRROR).
-DATA_MIRROR = Path(os.environ.get("SCBENCH_DATA_MIRROR",
-                                  Path(__file__).resolve().parents[1].parent / "shared" / "datasets"))
+DATA_MIRROR = Path(os.environ.get("SCBENCH_DATA_MIRROR", REPO.parent / "shared" / "datasets"))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -39,3 +40,11 @@ def data_mirror() -> Path:
     if not (DATA_MIRROR / "MANIFEST.tsv").is_file():
         pytest.skip(f"real-data mirror not found at {DATA_MIRROR}")
     return DATA_MIRROR
+
+
+@pytest.fixture(scope="session")
+def failing_method_config() -> dict:
+    """Config overlay: config/test.yaml's methods plus louvain, which always fails (an unknown
+    parameter makes it raise); the workflow must turn it into ``failed`` rows, not holes."""
+    methods = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["methods"]
+    return {"methods": [*methods, "louvain"], "method_params": {"louvain": {"bogus": 1}}}

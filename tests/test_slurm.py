@@ -262,15 +262,12 @@ def _gpu_slurm_jobs(log: str) -> list[tuple[str, str]]:
     not ((REPO / "Snakefile").is_file() and (REPO / "config" / "test.yaml").is_file()),
     reason="workflow (Snakefile, config/test.yaml) not present",
 )
-def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path):
+def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path, failing_method_config):
     env = slurm_cluster
     local_dir = _copy_repo(tmp_path / "local")
     slurm_dir = _copy_repo(tmp_path / "slurm")
-    # config/test.yaml plus a method that always fails (an unknown parameter makes it raise)
-    methods = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["methods"]
     for workdir in (local_dir, slurm_dir):
-        (workdir / "always_fails.yaml").write_text(yaml.safe_dump(
-            {"methods": [*methods, "louvain"], "method_params": {"louvain": {"bogus": 1}}}))
+        (workdir / "always_fails.yaml").write_text(yaml.safe_dump(failing_method_config))
     config = ["--configfile", "config/test.yaml", "always_fails.yaml"]
 
     # The local run goes alongside the SLURM one: the SLURM run mostly waits on status polls.

@@ -28,15 +28,11 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subproce
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir)
 
 
-#: With louvain and sc3 added to config/test.yaml: louvain always fails (an unknown parameter
-#: makes it raise), sc3 cannot run here; both must become rows, not holes.
-FAILING_PARAMS = {"louvain": {"bogus": 1}}
-
-
 @pytest.mark.slow
-def test_tiny_config_fills_every_table_and_figure(tmp_path):
+def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_config):
+    # plus sc3, which cannot run here: the failing and the unavailable method both become rows
     methods = yaml.safe_load((REPO / "config/test.yaml").read_text())["methods"]
-    config = {"methods": [*methods, "louvain", "sc3"], "method_params": FAILING_PARAMS}
+    config = {**failing_method_config, "methods": [*failing_method_config["methods"], "sc3"]}
     result = snakemake(tmp_path, config=config)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = pd.read_csv(tmp_path / "results/tables/metrics.tsv", sep="\t")
