@@ -60,7 +60,8 @@ def _save(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -
 
 def _method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> dict[str, dict]:
     """Bar style per method: colour-blind-safe colours; controls grey and hatched."""
-    colours = sns.color_palette("colorblind", 10)
+    # the palette's grey (index 7) is left out: grey means a control
+    colours = [c for i, c in enumerate(sns.color_palette("colorblind", 10)) if i != 7]
     styles, n_main, n_control = {}, 0, 0
     for m in order:
         if method_info(methods, m).is_control:
@@ -68,8 +69,9 @@ def _method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> d
                          "edgecolor": "0.3"}
             n_control += 1
         else:
-            styles[m] = {"facecolor": colours[n_main % 10],
-                         "hatch": ["", "..", "xx"][n_main // 10 % 3], "edgecolor": "0.2"}
+            styles[m] = {"facecolor": colours[n_main % len(colours)],
+                         "hatch": ["", "..", "xx"][n_main // len(colours) % 3],
+                         "edgecolor": "0.2"}
             n_main += 1
     return styles
 
