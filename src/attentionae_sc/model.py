@@ -287,12 +287,13 @@ class AttentionAESC:
             value = loss.item()
             if not np.isfinite(value):
                 raise FloatingPointError(f"clustering loss is {value} at epoch {epoch}")
+            n_clusters = int(torch.unique(labels).numel())
             last = self._record(
                 self.history.cluster, last, loss=value, kl=kl.item(),
                 reconstruction=reconstruction.item(), graph=graph_loss.item(),
-                n_clusters=float(torch.unique(labels).numel()), label_change=change)
+                n_clusters=float(n_clusters), label_change=change)
             bar.update()
-            bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=int(torch.unique(labels).numel()))
+            bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=n_clusters)
             if epoch > cfg.min_cluster_epochs and change < cfg.tol:
                 break
             optimizer.zero_grad(set_to_none=True)
