@@ -21,5 +21,6 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
+	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules

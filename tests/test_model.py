@@ -133,3 +133,25 @@ def test_leiden_initialisation_embedding_mode_changes_the_initial_embedding(tiny
         model.fit(tiny_counts)
     assert torch.equal(seen[True][0], seen[True][1])
     assert not torch.allclose(seen[True][0], seen[False][0])
+
+
+def test_leiden_initialisation_graph_is_dense_only_up_to_the_cell_limit(tiny_counts, monkeypatch):
+    # The authors' dense kernel for training sets up to the limit; a sparse kNN graph above it.
+    from attentionae_sc import graph
+
+    calls = []
+    neighbor_graph = graph.neighbor_graph
+    def recording(features, **kw):
+        calls.append(kw["knn"])
+        return neighbor_graph(features, **kw)
+
+    monkeypatch.setattr(graph, "neighbor_graph", recording)
+    for limit, expected in ((tiny_counts.n_obs, "dense"), (tiny_counts.n_obs - 1, "knn")):
+        calls.clear()
+        model = AttentionAESC(seed=0, progress=False, init_graph_dense_max_cells=limit,
+                              epochs_pretrain=3, epochs_cluster=0).fit(tiny_counts)
+        assert model.run_info()["init_graph"] == expected
+        # first call: the input graph (kNN by default); second: the graph of Z
+        assert calls == [True, expected == "knn"]
+    with pytest.raises(ValueError, match="init_graph_dense_max_cells"):
+        AttentionAEConfig(init_graph_dense_max_cells=-1)

@@ -1,7 +1,8 @@
 """AttentionAE-sc: attention-fused ZINB and graph autoencoders for scRNA-seq clustering.
 
 Reference: Li S. et al., "AttentionAE-sc: Single-cell clustering method with an attention-based
-fusion of a denoising autoencoder and a graph autoencoder", PLOS Comput Biol 19(11): e1011641 (2023).
+fusion of a denoising autoencoder and a graph autoencoder",
+PLOS Comput Biol 19(11): e1011641 (2023).
 """
 
 from typing import TYPE_CHECKING

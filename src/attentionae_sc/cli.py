@@ -36,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--variant", default="paper", choices=VARIANTS,
-                        help="'reference' switches to the authors' code where it departs from the paper")
+                        help="'reference' switches to the authors' code where it departs "
+                             "from the paper")
     parser.add_argument("--max-cells", type=int, default=4000,
-                        help="train on a random subsample of this many cells, then assign all; 0 = all")
+                        help="train on a random subsample of this many cells, then assign "
+                             "all; 0 = all")
     parser.add_argument("--epochs-pretrain", type=int, default=200)
     parser.add_argument("--epochs-cluster", type=int, default=100)
     parser.add_argument("--n-hvg", type=int, default=2500)
@@ -74,7 +76,8 @@ def _read(path: Path) -> ad.AnnData:
     try:
         return ad.read_h5ad(path)
     except Exception as error:  # h5py/anndata raise many types for corrupt files
-        raise InputError(f"cannot read {path} as .h5ad ({type(error).__name__}: {error})") from error
+        raise InputError(
+            f"cannot read {path} as .h5ad ({type(error).__name__}: {error})") from error
 
 
 def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +110,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "n_cells": adata.n_obs,
         "n_training_cells": info["n_training_cells"],
         "initial_n_clusters": info["initial_n_clusters"],
+        "init_graph": info["init_graph"],
         "epochs_pretrain_run": info["epochs_pretrain_run"],
         "epochs_cluster_run": info["epochs_cluster_run"],
         **info["timings"],

@@ -66,9 +66,9 @@ class GraphTarget:
         n = matrix.shape[0]
         block_rows = max(1, min(n, block_elements // n))
         starts = range(0, n, block_rows)
+        stops = [min(s + block_rows, n) for s in starts]
         blocks = tuple(
-            (s, min(s + block_rows, n), int(matrix.indptr[s]), int(matrix.indptr[min(s + block_rows, n)]))
-            for s in starts
+            (s, e, int(matrix.indptr[s]), int(matrix.indptr[e])) for s, e in zip(starts, stops)
         )
         rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
         return cls(

@@ -99,6 +99,7 @@ class AttentionAESC:
         self.centres: torch.Tensor | None = None
         self._label_of_centre: np.ndarray | None = None
         self.initial_n_clusters = 0
+        self.init_graph = ""  # "dense" or "knn": the graph the Leiden initialisation used
         self.history = History()
         self.timings: dict[str, float] = {}
         self.memory: dict[str, float] = {}
@@ -119,12 +120,13 @@ class AttentionAESC:
             cells.log_norm, n_neighbors=cfg.n_neighbors, method=cfg.graph_method,
             knn=cfg.graph_knn, metric=cfg.graph_metric, seed=self.seed, n_pcs=n_pcs,
         )
-        adjacency = graphs.to_torch(graphs.gcn_normalize(graph.connectivities, cfg.gcn_normalization),
-                                    self.device)
+        normalized = graphs.gcn_normalize(graph.connectivities, cfg.gcn_normalization)
+        adjacency = graphs.to_torch(normalized, self.device)
         target = None
         if with_target:
             source = graph.connectivities if cfg.graph_target == "adjacency" else graph.distances
-            target = GraphTarget.from_scipy(source, self.device, block_elements=cfg.graph_block_elements)
+            target = GraphTarget.from_scipy(source, self.device,
+                                            block_elements=cfg.graph_block_elements)
         return _GraphInputs(adjacency, target)
 
     def _prepare(self, adata: AnnData, layer: str | None,
@@ -255,8 +257,9 @@ class AttentionAESC:
         """Leiden on a graph of the pretrained embedding; each cluster's mean is a centre."""
         cfg = self.config
         z_np = z.cpu().numpy()
+        self.init_graph = "dense" if len(z_np) <= cfg.init_graph_dense_max_cells else "knn"
         z_graph = graphs.neighbor_graph(z_np, n_neighbors=cfg.n_neighbors, method=cfg.graph_method,
-                                        knn=cfg.init_graph_knn, metric=cfg.graph_metric,
+                                        knn=self.init_graph == "knn", metric=cfg.graph_metric,
                                         seed=self.seed)
         labels = graphs.leiden(z_graph.connectivities, resolution=cfg.resolution, seed=self.seed)
         centres = np.stack([z_np[labels == k].mean(axis=0) for k in np.unique(labels)])
@@ -277,7 +280,8 @@ class AttentionAESC:
             q = self._soft_assignment(output.z)
             p = target_distribution(q.detach())
             labels = p.argmax(dim=1)
-            change = float("nan") if previous is None else float((labels != previous).float().mean())
+            change = (float("nan") if previous is None
+                      else float((labels != previous).float().mean()))
             previous = labels
             reconstruction, graph_loss = module.losses(
                 output, x=x, counts=counts, graph_target=graph.target,
@@ -359,4 +363,5 @@ class AttentionAESC:
             "epochs_pretrain_run": len(self.history.pretrain["loss"]),
             "epochs_cluster_run": len(self.history.cluster["loss"]),
             "initial_n_clusters": self.initial_n_clusters,
+            "init_graph": self.init_graph,
         }

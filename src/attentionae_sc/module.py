@@ -95,7 +95,8 @@ class AttentionAEModule(nn.Module):
         if noise not in ("input", "relative"):
             raise ValueError(f"noise must be 'input' or 'relative', got {noise!r}")
         if theta_activation not in ("exp", "softplus"):
-            raise ValueError(f"theta_activation must be 'exp' or 'softplus', got {theta_activation!r}")
+            raise ValueError(
+                f"theta_activation must be 'exp' or 'softplus', got {theta_activation!r}")
         d0, d1, d2 = hidden
         self.noise, self.noise_sd = noise, noise_sd
         self.theta_activation = theta_activation
@@ -127,7 +128,9 @@ class AttentionAEModule(nn.Module):
             return x + torch.randn_like(x) * self.noise_sd * x.detach()
         return x
 
-    def _fuse(self, block: str, graph_emb: torch.Tensor | None, dae_emb: torch.Tensor) -> torch.Tensor:
+    def _fuse(
+        self, block: str, graph_emb: torch.Tensor | None, dae_emb: torch.Tensor
+    ) -> torch.Tensor:
         if self.ablation == "no_attention":
             return dae_emb
         query = dae_emb if graph_emb is None else graph_emb
@@ -152,7 +155,10 @@ class AttentionAEModule(nn.Module):
         return z, h2
 
     def forward(
-        self, x: torch.Tensor, adjacency: torch.Tensor | None, size_factors: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        adjacency: torch.Tensor | None,
+        size_factors: torch.Tensor | None = None,
     ) -> ModuleOutput:
         z, h2 = self.encode(x, adjacency)
         decoded = self.decoder(z)

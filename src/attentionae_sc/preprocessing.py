@@ -88,7 +88,8 @@ def select_genes(
     log_norm = _log_normalize(matrix, target_sum)
     if len(genes) <= n_hvg:
         warnings.warn(
-            f"data has {len(genes)} expressed genes, not more than n_hvg={n_hvg}: using all of them",
+            f"data has {len(genes)} expressed genes, not more than n_hvg={n_hvg}: "
+            "using all of them",
             stacklevel=3,
         )
         keep = np.arange(len(genes))

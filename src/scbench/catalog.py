@@ -51,7 +51,8 @@ def _custom_files(name: str, entry: Mapping[str, Any]) -> tuple[dict, ...]:
     checksums = entry.get("sha256") or [None] * len(paths)
     checksums = checksums if isinstance(checksums, list) else [checksums]
     if len(checksums) != len(paths):
-        raise ConfigError(f"custom dataset {name!r}: {len(paths)} paths but {len(checksums)} sha256")
+        raise ConfigError(
+            f"custom dataset {name!r}: {len(paths)} paths but {len(checksums)} sha256")
     return tuple({"name": Path(p).name, "path": str(p), "sha256": s}
                  for p, s in zip(paths, checksums))
 

@@ -62,8 +62,13 @@ def _download(url: str, target: Path, retries: int, timeout: float) -> None:
     raise RuntimeError(f"download of {url} failed after {retries} attempts: {last_error}")
 
 
-def fetch(entry: Mapping[str, str], dest: str | os.PathLike, mirror: str | os.PathLike | None = None,
-          retries: int = 3, timeout: float = 60.0) -> Path:
+def fetch(
+    entry: Mapping[str, str],
+    dest: str | os.PathLike,
+    mirror: str | os.PathLike | None = None,
+    retries: int = 3,
+    timeout: float = 60.0,
+) -> Path:
     """Put the registered file ``entry`` at ``dest``.
 
     ``entry`` has ``url`` and/or ``mirror_path``, and ``sha256`` and/or ``git_blob``.

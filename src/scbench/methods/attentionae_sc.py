@@ -27,7 +27,7 @@ def run(adata, *, seed, threads, device, n_clusters, params):
     extra = {"settings": info.get("params", dict(params)), "unassigned_label": -1,
              "n_unassigned": int((codes < 0).sum())}
     for key in ("timings", "memory", "epochs_pretrain_run", "epochs_cluster_run",
-                "initial_n_clusters", "n_training_cells"):
+                "initial_n_clusters", "init_graph", "n_training_cells"):
         if key in info:
             extra[key] = info[key]
     if extra["n_unassigned"]:

@@ -32,8 +32,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import registry
 from ..files import atomic_path
+from . import registry
 
 LABELS = "labels.tsv"
 EMBEDDING = "embedding.npy"
