@@ -84,10 +84,10 @@ def test_umaps_from_run_records(tmp_path):
 def test_only_controls_get_grey_bars():
     from matplotlib.colors import to_rgb
 
-    from scbench.figures import _method_styles
+    from scbench.figures import method_styles
     from scbench.methods.registry import METHODS as REGISTRY
 
-    styles = _method_styles(list(REGISTRY), REGISTRY)
+    styles = method_styles(list(REGISTRY), REGISTRY)
     for name, style in styles.items():
         red, green, blue = to_rgb(style["facecolor"])
         grey = max(red, green, blue) - min(red, green, blue) < 0.05

@@ -58,7 +58,7 @@ def _save(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -
             fig.savefig(tmp, bbox_inches="tight")
 
 
-def _method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> dict[str, dict]:
+def method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> dict[str, dict]:
     """Bar style per method: colour-blind-safe colours; controls grey and hatched."""
     # the palette's grey (index 7) is left out: grey means a control
     colours = [c for i, c in enumerate(sns.color_palette("colorblind", 10)) if i != 7]
@@ -138,7 +138,7 @@ def _bars_figure(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
     """
     order = method_order(metrics["method"].unique(), methods)
     datasets = sorted(metrics["dataset"].unique())
-    styles = _method_styles(order, methods)
+    styles = method_styles(order, methods)
     group_in = 0.09 * len(order) + 0.25  # inches per dataset group
     n_rows = -(-len(datasets) // max(1, int(MAX_PLOT_WIDTH_IN // group_in)))
     chunks = [[str(d) for d in c] for c in np.array_split(datasets, n_rows)]
