@@ -111,7 +111,7 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
             if np.isnan(mean):
                 text = no_value if status == "not computable" else MISSING_TEXT[status.split()[0]]
                 ax.text(x, 0.02 if log else 0.0, text, rotation=90, ha="center", va="bottom",
-                        fontsize=8, color="0.3", transform=at_bottom if log else ax.transData)
+                        fontsize=6, color="0.3", transform=at_bottom if log else ax.transData)
                 continue
             ax.bar(x, mean, width, linewidth=0.5, **styles[method])
             if not log and not np.isnan(sd):
