@@ -125,10 +125,16 @@ def test_noise_only_in_training_mode(inputs):
         assert not torch.allclose(first, module.encode(x, adjacency)[0])
 
 
-def test_clustering_parameters_exclude_the_decoder():
+def test_clustering_parameters_exclude_the_decoder_and_batchnorm():
     module = _module()
     chosen = {id(p) for p in module.clustering_parameters()}
     assert all(id(p) not in chosen for p in module.decoder.parameters())
     assert all(id(p) not in chosen for p in module.mu_head.parameters())
+    batchnorms = [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(batchnorms) == 2
+    assert all(id(p) not in chosen for m in batchnorms for p in m.parameters())
+    assert all(id(p) in chosen for p in module.enc1[0].parameters())
+    assert all(id(p) in chosen for p in module.enc2[0].parameters())
+    assert all(id(p) in chosen for p in module.z_layer.parameters())
     assert all(id(p) in chosen for p in module.fusion2.parameters())
     assert all(id(p) in chosen for p in module.gcn1.parameters())

@@ -198,8 +198,13 @@ class AttentionAEModule(nn.Module):
         return reconstruction, graph
 
     def clustering_parameters(self) -> list[nn.Parameter]:
-        """Parameters updated in the clustering stage: everything but the decoder and heads."""
-        frozen = {id(p) for name, p in self.named_parameters()
-                  if name.startswith(("decoder", "pi_head", "mu_head", "theta_head",
-                                      "reconstruction_head"))}
+        """Parameters the clustering stage updates, as in the authors' code: the encoder's linear
+        layers, the GCN, the attention blocks and the z layer. The decoder, the output heads and
+        the BatchNorm scales and shifts keep their pretrained values (BatchNorm's running
+        statistics still follow the data in training mode)."""
+        frozen = {id(p) for module in self.modules() if isinstance(module, nn.BatchNorm1d)
+                  for p in module.parameters()}
+        frozen |= {id(p) for name, p in self.named_parameters()
+                   if name.startswith(("decoder", "pi_head", "mu_head", "theta_head",
+                                       "reconstruction_head"))}
         return [p for p in self.parameters() if id(p) not in frozen]
