@@ -278,8 +278,8 @@ class AttentionAESC:
         for epoch in range(cfg.epochs_cluster):
             output = module(x, graph.adjacency, sf)
             q = self._soft_assignment(output.z)
-            p = target_distribution(q.detach())
-            labels = p.argmax(dim=1)
+            p = target_distribution(q.detach() if cfg.detach_target else q)
+            labels = p.detach().argmax(dim=1)
             change = (float("nan") if previous is None
                       else float((labels != previous).float().mean()))
             previous = labels
