@@ -340,6 +340,18 @@ def test_pip_requirement_files_are_fully_pinned():
                     assert line == "torch==2.13.0", f"{path.name}: torch must be 2.13.0"
 
 
+def test_env_list_names_the_envs_of_runnable_methods_only(capsys):
+    """`.ci/run` builds what `python -m scbench.envs list` prints."""
+    assert envs.main(["list"]) == 0
+    listed = capsys.readouterr().out.split()
+    runnable = {spec.env for spec in registry.METHODS.values() if spec.module is not None}
+    assert set(listed) == runnable - {envs.MAIN}
+    unavailable = {spec.env for spec in registry.METHODS.values() if spec.module is None}
+    assert unavailable and not unavailable & set(listed)
+    for env in listed:
+        assert envs.requirement_files(env)
+
+
 def test_env_build_is_skipped_when_ready_matches(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     (root / "envs" / "pip").mkdir(parents=True)

@@ -3,6 +3,7 @@
     python -m scbench.envs build ENV PREFIX      # venv at PREFIX from envs/pip/ENV.txt
     python -m scbench.envs python ENV ROOT      # print the interpreter for ENV under ROOT
     python -m scbench.envs hash ENV             # print the requirements hash
+    python -m scbench.envs list                 # print the envs that runnable methods use
 
 ``build`` creates a venv at PREFIX with the interpreter running this command, then
 ``pip install -r envs/pip/ENV.txt``; then ``pip install --no-deps -r envs/pip/ENV.nodeps.txt``
@@ -70,6 +71,14 @@ def is_ready(env: str, prefix: str | os.PathLike, root: Path | None = None) -> b
     return ready.is_file() and ready.read_text().strip() == requirements_hash(env, root)
 
 
+def runnable_envs() -> list[str]:
+    """The environments, other than ``main``, of the registered methods that can run."""
+    from scbench.methods.registry import METHODS
+
+    return sorted({spec.env for spec in METHODS.values()
+                   if spec.module is not None and spec.env != MAIN})
+
+
 def _pip(python: Path, *args: str) -> None:
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *args]
     print("+ " + " ".join(command), file=sys.stderr, flush=True)
@@ -134,12 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     p_python.add_argument("root")
     p_hash = sub.add_parser("hash", help="print the requirements hash of ENV")
     p_hash.add_argument("env")
+    sub.add_parser("list", help="print the envs of the runnable methods, one per line")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             build(args.env, args.prefix, python=args.python)
         elif args.command == "python":
             print(python_for(args.env, args.root))
+        elif args.command == "list":
+            print("\n".join(runnable_envs()))
         else:
             print(requirements_hash(args.env))
     except (FileNotFoundError, FileExistsError, ValueError) as error:
