@@ -71,12 +71,20 @@ def is_ready(env: str, prefix: str | os.PathLike, root: Path | None = None) -> b
     return ready.is_file() and ready.read_text().strip() == requirements_hash(env, root)
 
 
+def run_env(method: str) -> str:
+    """The environment ``method``'s runs use: its own, or ``main`` for methods that are
+    registered but unavailable (the runner only records why)."""
+    from scbench.methods.registry import get
+
+    spec = get(method)
+    return MAIN if spec.unavailable else spec.env
+
+
 def runnable_envs() -> list[str]:
-    """The environments, other than ``main``, of the registered methods that can run."""
+    """The environments, other than ``main``, that the registered methods run in."""
     from scbench.methods.registry import METHODS
 
-    return sorted({spec.env for spec in METHODS.values()
-                   if spec.module is not None and spec.env != MAIN})
+    return sorted({run_env(name) for name in METHODS} - {MAIN})
 
 
 def _pip(python: Path, *args: str) -> None:

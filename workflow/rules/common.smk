@@ -8,7 +8,7 @@ from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from scbench.catalog import load_registry, resolve
-from scbench.envs import MAIN as MAIN_ENV, requirement_files
+from scbench.envs import MAIN as MAIN_ENV, requirement_files, run_env
 from scbench.methods.registry import METHODS
 
 # `--config seeds=[0,1,2]` on the command line gives strings; the schema wants integers.
@@ -93,13 +93,6 @@ def raw_files(wildcards):
     return [
         f"resources/downloads/{spec.name}/{local_name(f['name'])}" for f in spec.files
     ]
-
-
-def run_env(method):
-    """The environment a method's runs use: its own, or the project's ("main") for methods
-    that are registered but unavailable (the runner only records why)."""
-    spec = METHODS[method]
-    return MAIN_ENV if spec.unavailable else spec.env
 
 
 def own_venv(method):
