@@ -20,9 +20,6 @@ REFERENCE_VARIANT: dict[str, Any] = {
     "graph_target": "distances",  # code: kNN distance matrix; paper: the adjacency A
     "theta_activation": "softplus",  # code: softplus; paper: exp
     "student_t_power": 2.0,  # code: q <- q**(alpha+1)/2 (operator precedence); DEC: power 1
-    # code: P is computed from Q without detaching, so KL's gradient also flows through P;
-    # paper (and DEC): P is the target
-    "detach_target": False,
     "noise": "relative",  # code: x + N(0,1)*0.1*x before enc1, enc2, z; paper: x + N(0, 0.01)
     "graph_knn": False,  # code: scanpy neighbors(knn=False), a dense Gaussian kernel
 }
@@ -75,7 +72,10 @@ class AttentionAEConfig:
     init_embedding_train_mode: bool = True
     student_t_alpha: float = 1.0
     student_t_power: float = 1.0  # exponent on (1 + d^2/alpha)^-1 after alpha's (alpha+1)/2
-    detach_target: bool = True  # P is a fixed target each epoch: no gradient flows through it
+    # Gradient through the target P of KL(P||Q). Paper: silent (eqs. 17-18 define P from Q; the
+    # DEC it cites holds P fixed); code: P is computed from Q without detaching, so the gradient
+    # also flows through P (False). True = DEC's fixed target.
+    detach_target: bool = False
     tol: float = 1e-3
     min_cluster_epochs: int = 20  # the label-change test starts after this epoch
     # scale
