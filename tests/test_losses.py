@@ -5,6 +5,7 @@ import torch
 from scipy import stats
 
 from attentionae_sc.losses import (
+    CountTarget,
     GraphTarget,
     graph_reconstruction_mse,
     kl_divergence,
@@ -42,13 +43,41 @@ def test_zinb_nll_matches_scipy_mixture(seed):
     assert ours.item() == pytest.approx(-np.log(likelihood).mean(), rel=1e-10)
 
 
-def test_zinb_default_eps_is_close_and_precomputed_lgamma_is_equal():
+def test_zinb_default_eps_is_close_and_count_target_is_equal():
     counts, mu, theta, pi = _random_zinb(5)
     exact = zinb_nll(counts, mu, theta, pi, eps=0.0)
     guarded = zinb_nll(counts, mu, theta, pi)
     assert guarded.item() == pytest.approx(exact.item(), rel=1e-4)
-    cached = zinb_nll(counts, mu, theta, pi, lgamma_counts_plus_one=torch.lgamma(counts + 1))
+    cached = zinb_nll(CountTarget.from_counts(counts), mu, theta, pi)
     assert cached.item() == guarded.item()
+
+
+def _dense_zinb_nll(counts, mu, theta, pi, eps=1e-6):
+    """Both cases on every entry, then a per-entry choice: the textbook form."""
+    nb = (torch.lgamma(theta + eps) + torch.lgamma(counts + 1) - torch.lgamma(counts + theta + eps)
+          + theta * (torch.log(theta + mu + eps) - torch.log(theta + eps))
+          + counts * (torch.log(theta + mu + eps) - torch.log(mu + eps)))
+    nb_zero = torch.exp(theta * (torch.log(theta + eps) - torch.log(theta + mu + eps)))
+    zero = -torch.log(pi + (1 - pi) * nb_zero + eps)
+    return torch.where(counts == 0, zero, nb - torch.log(1 - pi + eps)).mean()
+
+
+def test_zinb_on_mostly_zero_matrix_matches_dense_form_in_value_and_gradient():
+    rng = np.random.default_rng(3)
+    shape = (40, 30)
+    counts = torch.tensor(rng.poisson(5.0, shape) * (rng.random(shape) < 0.1), dtype=torch.float64)
+    assert 0.8 < (counts == 0).double().mean() < 1.0
+    values = (rng.gamma(2.0, 3.0, shape), rng.gamma(2.0, 2.0, shape), rng.uniform(0.0, 0.6, shape))
+    grads = []
+    for loss in (zinb_nll, _dense_zinb_nll):
+        params = [torch.tensor(v, requires_grad=True) for v in values]  # mu, theta, pi
+        value = loss(counts, *params)
+        value.backward()
+        grads.append((value.item(), [p.grad for p in params]))
+    (ours, our_grads), (dense, dense_grads) = grads
+    assert ours == pytest.approx(dense, rel=1e-12)
+    for a, b in zip(our_grads, dense_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("symmetric", [True, False])

@@ -12,34 +12,60 @@ import torch.nn.functional as F
 EPS = 1e-6
 
 
+@dataclass(frozen=True)
+class CountTarget:
+    """Raw counts for the ZINB loss, split once into zero and non-zero entries.
+
+    Most counts are zero (93-99 % of the HVG counts of the shared real datasets), and a zero
+    needs only the zero-inflation term, so the negative-binomial terms (lgamma forward, digamma
+    backward) are evaluated on the non-zeros alone. Build it once per training set.
+    """
+
+    n_entries: int
+    is_zero: torch.Tensor  # bool, the shape of the counts
+    nonzero_index: torch.Tensor  # flat (row-major) indices of the non-zero entries
+    nonzero_counts: torch.Tensor
+    nonzero_lgamma_plus_one: torch.Tensor  # log(x!) of the non-zero counts
+
+    @classmethod
+    def from_counts(cls, counts: torch.Tensor) -> CountTarget:
+        flat = counts.reshape(-1)
+        index = torch.nonzero(flat, as_tuple=True)[0]
+        values = flat[index]
+        return cls(counts.numel(), counts == 0, index, values, torch.lgamma(values + 1.0))
+
+
 def zinb_nll(
-    counts: torch.Tensor,
+    counts: torch.Tensor | CountTarget,
     mu: torch.Tensor,
     theta: torch.Tensor,
     pi: torch.Tensor,
     *,
     eps: float = EPS,
-    lgamma_counts_plus_one: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean negative log-likelihood of ``counts`` under ZINB(pi, mu, theta) (eqs. 5, 6, 12).
 
     ``eps`` guards the logs as in DCA/scDeepCluster; ``eps=0`` gives the exact likelihood.
-    ``lgamma_counts_plus_one`` may pass the constant log(x!) to skip recomputing it.
+    Pass a :class:`CountTarget` to reuse its zero/non-zero split across epochs.
     """
+    target = counts if isinstance(counts, CountTarget) else CountTarget.from_counts(counts)
+    # zeros: -log(pi + (1 - pi) * NB(0)), with NB(0) = (theta / (theta + mu))^theta
+    nb_zero = torch.exp(theta * (torch.log(theta + eps) - torch.log(theta + mu + eps)))
+    zero_case = -torch.log(pi + (1.0 - pi) * nb_zero + eps)
+    total = torch.where(target.is_zero, zero_case, 0.0).sum()
+    # non-zeros: -log(1 - pi) - log NB(x)
+    mu, theta, pi = (t.reshape(-1).index_select(0, target.nonzero_index) for t in (mu, theta, pi))
+    x = target.nonzero_counts
     log_theta_mu = torch.log(theta + mu + eps)
-    if lgamma_counts_plus_one is None:
-        lgamma_counts_plus_one = torch.lgamma(counts + 1.0)
     nb_nll = (
         torch.lgamma(theta + eps)
-        + lgamma_counts_plus_one
-        - torch.lgamma(counts + theta + eps)
+        + target.nonzero_lgamma_plus_one
+        - torch.lgamma(x + theta + eps)
         + theta * (log_theta_mu - torch.log(theta + eps))
-        + counts * (log_theta_mu - torch.log(mu + eps))
+        + x * (log_theta_mu - torch.log(mu + eps))
     )
-    nonzero_case = nb_nll - torch.log(1.0 - pi + eps)
-    nb_zero = torch.exp(theta * (torch.log(theta + eps) - log_theta_mu))
-    zero_case = -torch.log(pi + (1.0 - pi) * nb_zero + eps)
-    return torch.where(counts == 0, zero_case, nonzero_case).mean()
+    total = total + (nb_nll - torch.log(1.0 - pi + eps)).sum()
+    return total / target.n_entries
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from . import graph as graphs
 from .config import AttentionAEConfig
-from .losses import GraphTarget, kl_divergence, student_t_q, target_distribution
+from .losses import CountTarget, GraphTarget, kl_divergence, student_t_q, target_distribution
 from .module import AttentionAEModule
 from .preprocessing import (
     Cells,
@@ -161,7 +161,7 @@ class AttentionAESC:
         self.n_training_cells = train.n_cells
         self.gene_space = fit_gene_space(train, genes)
         x = self._tensor(self.gene_space.scale(train.log_norm))
-        counts = self._tensor(train.counts)
+        counts = CountTarget.from_counts(self._tensor(train.counts))
         sf = self._tensor(size_factors(train.library_size))
         graph = self._graph(train, with_target=True)
         self.timings["preprocess_s"] = time.perf_counter() - start
@@ -171,15 +171,14 @@ class AttentionAESC:
             noise=cfg.noise, noise_sd=cfg.noise_sd, theta_activation=cfg.theta_activation,
             ablation=cfg.ablation,
         ).to(self.device)
-        lgamma_counts = torch.lgamma(counts + 1.0)
         bar = tqdm(total=cfg.epochs_pretrain + cfg.epochs_cluster, desc="AttentionAE-sc",
                    disable=None if self.progress is None else not self.progress, leave=False)
         try:
             tick = time.perf_counter()
-            self._pretrain(x, counts, sf, lgamma_counts, graph, bar)
+            self._pretrain(x, counts, sf, graph, bar)
             self.timings["pretrain_s"] = time.perf_counter() - tick
             tick = time.perf_counter()
-            self._cluster(x, counts, sf, lgamma_counts, graph, bar)
+            self._cluster(x, counts, sf, graph, bar)
             self.timings["cluster_s"] = time.perf_counter() - tick
         finally:
             bar.close()
@@ -205,7 +204,7 @@ class AttentionAESC:
         self.embedding_[cells.index] = z.cpu().numpy()
         return self
 
-    def _pretrain(self, x, counts, sf, lgamma_counts, graph: _GraphInputs, bar) -> None:
+    def _pretrain(self, x, counts, sf, graph: _GraphInputs, bar) -> None:
         cfg, module = self.config, self.module
         optimizer = torch.optim.Adam(module.parameters(), lr=cfg.lr)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step,
@@ -216,8 +215,7 @@ class AttentionAESC:
         for epoch in range(cfg.epochs_pretrain):
             output = module(x, graph.adjacency, sf)
             reconstruction, graph_loss = module.losses(
-                output, x=x, counts=counts, graph_target=graph.target,
-                lgamma_counts_plus_one=lgamma_counts)
+                output, x=x, counts=counts, graph_target=graph.target)
             loss = reconstruction + cfg.graph_weight * graph_loss
             value = loss.item()
             if not np.isfinite(value):
@@ -265,7 +263,7 @@ class AttentionAESC:
         centres = np.stack([z_np[labels == k].mean(axis=0) for k in np.unique(labels)])
         return self._tensor(centres)
 
-    def _cluster(self, x, counts, sf, lgamma_counts, graph: _GraphInputs, bar) -> None:
+    def _cluster(self, x, counts, sf, graph: _GraphInputs, bar) -> None:
         cfg, module = self.config, self.module
         tick = time.perf_counter()
         z = self._embed(x, graph.adjacency, train_mode=cfg.init_embedding_train_mode)
@@ -284,8 +282,7 @@ class AttentionAESC:
                       else float((labels != previous).float().mean()))
             previous = labels
             reconstruction, graph_loss = module.losses(
-                output, x=x, counts=counts, graph_target=graph.target,
-                lgamma_counts_plus_one=lgamma_counts)
+                output, x=x, counts=counts, graph_target=graph.target)
             kl = kl_divergence(p, q)
             loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
             value = loss.item()

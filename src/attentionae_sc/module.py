@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import GraphTarget, graph_reconstruction_mse, zinb_nll
+from .losses import CountTarget, GraphTarget, graph_reconstruction_mse, zinb_nll
 
 MU_RANGE = (1e-5, 1e6)
 THETA_RANGE = (1e-4, 1e3)
@@ -180,15 +180,13 @@ class AttentionAEModule(nn.Module):
         output: ModuleOutput,
         *,
         x: torch.Tensor,
-        counts: torch.Tensor,
+        counts: torch.Tensor | CountTarget,
         graph_target: GraphTarget | None,
-        lgamma_counts_plus_one: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction, graph) losses: ZINB NLL of the counts (MSE of the z-scored input
         for no_zinb) and the graph reconstruction MSE (zero without the GAE)."""
         if self.uses_zinb:
-            reconstruction = zinb_nll(counts, output.mu, output.theta, output.pi,
-                                      lgamma_counts_plus_one=lgamma_counts_plus_one)
+            reconstruction = zinb_nll(counts, output.mu, output.theta, output.pi)
         else:
             reconstruction = F.mse_loss(output.reconstruction, x)
         if self.uses_graph:
