@@ -105,8 +105,8 @@ def test_every_ablation_trains(tiny_counts, ablation):
 def test_reference_variant_switches_every_documented_setting(tiny_counts):
     config = AttentionAEConfig.from_variant("reference")
     assert (config.gcn_normalization, config.graph_target, config.theta_activation,
-            config.student_t_power, config.noise, config.graph_knn) == (
-        "none", "distances", "softplus", 2.0, "relative", False)
+            config.student_t_power, config.noise, config.graph_knn, config.detach_target) == (
+        "none", "distances", "softplus", 2.0, "relative", False, False)
     model = AttentionAESC(config, seed=0, progress=False, **FAST).fit(tiny_counts)
     assert (model.labels_ >= 0).all()
     with pytest.raises(ValueError, match="variant"):
@@ -158,7 +158,7 @@ def test_leiden_initialisation_graph_is_dense_only_up_to_the_cell_limit(tiny_cou
 
 
 def test_gradient_through_the_target_distribution_changes_training(tiny_counts):
-    # The authors' code (the default) does not detach P; DEC's fixed target does.
+    # The authors' code does not detach P; DEC's fixed target (the default) does.
     embeddings = [
         AttentionAESC(seed=0, progress=False, detach_target=detach, epochs_pretrain=5,
                       epochs_cluster=5, min_cluster_epochs=5).fit(tiny_counts).embedding_

@@ -20,6 +20,9 @@ REFERENCE_VARIANT: dict[str, Any] = {
     "graph_target": "distances",  # code: kNN distance matrix; paper: the adjacency A
     "theta_activation": "softplus",  # code: softplus; paper: exp
     "student_t_power": 2.0,  # code: q <- q**(alpha+1)/2 (operator precedence); DEC: power 1
+    # code: P is computed from Q without detaching, so KL's gradient also flows through P;
+    # paper: P is DEC's target, which DEC holds fixed
+    "detach_target": False,
     "noise": "relative",  # code: x + N(0,1)*0.1*x before enc1, enc2, z; paper: x + N(0, 0.01)
     "graph_knn": False,  # code: scanpy neighbors(knn=False), a dense Gaussian kernel
 }
@@ -72,10 +75,10 @@ class AttentionAEConfig:
     init_embedding_train_mode: bool = True
     student_t_alpha: float = 1.0
     student_t_power: float = 1.0  # exponent on (1 + d^2/alpha)^-1 after alpha's (alpha+1)/2
-    # Gradient through the target P of KL(P||Q). Paper: silent (eqs. 17-18 define P from Q; the
-    # DEC it cites holds P fixed); code: P is computed from Q without detaching, so the gradient
-    # also flows through P (False). True = DEC's fixed target.
-    detach_target: bool = False
+    # P is a fixed target each epoch, as in the DEC that eqs. 16-18 take over: no gradient flows
+    # through it. False = the authors' code, where KL(P||Q) can also fall by flattening Q
+    # towards uniform rows, which collapses the clusters (worm_neuron, see README).
+    detach_target: bool = True
     tol: float = 1e-3
     min_cluster_epochs: int = 20  # the label-change test starts after this epoch
     # scale
