@@ -21,7 +21,6 @@ class CountTarget:
     backward) are evaluated on the non-zeros alone. Build it once per training set.
     """
 
-    n_entries: int
     is_zero: torch.Tensor  # bool, the shape of the counts
     nonzero_index: torch.Tensor  # flat (row-major) indices of the non-zero entries
     nonzero_counts: torch.Tensor
@@ -32,7 +31,7 @@ class CountTarget:
         flat = counts.reshape(-1)
         index = torch.nonzero(flat, as_tuple=True)[0]
         values = flat[index]
-        return cls(counts.numel(), counts == 0, index, values, torch.lgamma(values + 1.0))
+        return cls(counts == 0, index, values, torch.lgamma(values + 1.0))
 
 
 def zinb_nll(
@@ -65,7 +64,7 @@ def zinb_nll(
         + x * (log_theta_mu - torch.log(mu + eps))
     )
     total = total + (nb_nll - torch.log(1.0 - pi + eps)).sum()
-    return total / target.n_entries
+    return total / target.is_zero.numel()
 
 
 @dataclass(frozen=True)
