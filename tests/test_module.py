@@ -138,3 +138,19 @@ def test_clustering_parameters_exclude_the_decoder_and_batchnorm():
     assert all(id(p) in chosen for p in module.z_layer.parameters())
     assert all(id(p) in chosen for p in module.fusion2.parameters())
     assert all(id(p) in chosen for p in module.gcn1.parameters())
+
+
+def test_clustering_stage_trains_only_the_clustering_parameters(inputs):
+    x, adjacency = inputs
+    module = _module().train()
+    module(x, adjacency).z.sum().backward()  # a pretraining step leaves gradients everywhere
+    chosen = {id(p) for p in module.clustering_parameters()}
+    with module.clustering_stage() as trained:
+        assert {id(p) for p in trained} == chosen
+        assert all(p.grad is None for p in module.parameters() if id(p) not in chosen)
+        out = module(x, adjacency, torch.ones(N))
+        (out.z.sum() + out.mu.sum()).backward()
+        assert all(p.grad is None for p in module.mu_head.parameters())
+        assert all(p.grad is None for p in module.decoder.parameters())
+        assert module.enc1[0].weight.grad is not None
+    assert all(p.requires_grad for p in module.parameters())

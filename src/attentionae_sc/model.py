@@ -270,37 +270,38 @@ class AttentionAESC:
         self.centres = self._initial_centres(z).requires_grad_(True)
         self.initial_n_clusters = len(self.centres)
         self.timings["cluster_init_s"] = time.perf_counter() - tick
-        optimizer = torch.optim.Adam(module.clustering_parameters() + [self.centres], lr=cfg.lr)
-        module.train()
-        previous, last = None, time.perf_counter()
-        for epoch in range(cfg.epochs_cluster):
-            output = module(x, graph.adjacency, sf)
-            q = self._soft_assignment(output.z)
-            p = target_distribution(q.detach() if cfg.detach_target else q)
-            labels = p.detach().argmax(dim=1)
-            change = (float("nan") if previous is None
-                      else float((labels != previous).float().mean()))
-            previous = labels
-            reconstruction, graph_loss = module.losses(
-                output, x=x, counts=counts, graph_target=graph.target)
-            kl = kl_divergence(p, q)
-            loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
-            value = loss.item()
-            if not np.isfinite(value):
-                raise FloatingPointError(f"clustering loss is {value} at epoch {epoch}")
-            n_clusters = int(torch.unique(labels).numel())
-            last = self._record(
-                self.history.cluster, last, loss=value, kl=kl.item(),
-                reconstruction=reconstruction.item(), graph=graph_loss.item(),
-                n_clusters=float(n_clusters), label_change=change)
-            bar.update()
-            bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=n_clusters)
-            if epoch > cfg.min_cluster_epochs and change < cfg.tol:
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip_norm)
-            optimizer.step()
+        with module.clustering_stage() as trained:
+            optimizer = torch.optim.Adam(trained + [self.centres], lr=cfg.lr)
+            module.train()
+            previous, last = None, time.perf_counter()
+            for epoch in range(cfg.epochs_cluster):
+                output = module(x, graph.adjacency, sf)
+                q = self._soft_assignment(output.z)
+                p = target_distribution(q.detach() if cfg.detach_target else q)
+                labels = p.detach().argmax(dim=1)
+                change = (float("nan") if previous is None
+                          else float((labels != previous).float().mean()))
+                previous = labels
+                reconstruction, graph_loss = module.losses(
+                    output, x=x, counts=counts, graph_target=graph.target)
+                kl = kl_divergence(p, q)
+                loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
+                value = loss.item()
+                if not np.isfinite(value):
+                    raise FloatingPointError(f"clustering loss is {value} at epoch {epoch}")
+                n_clusters = int(torch.unique(labels).numel())
+                last = self._record(
+                    self.history.cluster, last, loss=value, kl=kl.item(),
+                    reconstruction=reconstruction.item(), graph=graph_loss.item(),
+                    n_clusters=float(n_clusters), label_change=change)
+                bar.update()
+                bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=n_clusters)
+                if epoch > cfg.min_cluster_epochs and change < cfg.tol:
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trained, cfg.clip_norm)
+                optimizer.step()
         self.centres = self.centres.detach()
 
     @staticmethod

@@ -10,6 +10,8 @@ decoders           Z -> 64 -> 256 -> ZINB heads (pi, mu, theta);  sigmoid(H2 H2^
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -206,3 +208,21 @@ class AttentionAEModule(nn.Module):
                    if name.startswith(("decoder", "pi_head", "mu_head", "theta_head",
                                        "reconstruction_head"))}
         return [p for p in self.parameters() if id(p) not in frozen]
+
+    @contextmanager
+    def clustering_stage(self) -> Iterator[list[nn.Parameter]]:
+        """Within the block, only :meth:`clustering_parameters` (yielded) take gradients; the
+        other parameters neither compute nor keep one (their last pretraining gradient is
+        dropped), so no backward time goes into weights that stay fixed and gradient clipping
+        sees only the weights being trained. Gradients are switched back on afterwards."""
+        trained = self.clustering_parameters()
+        kept = {id(p) for p in trained}
+        frozen = [p for p in self.parameters() if id(p) not in kept]
+        for p in frozen:
+            p.requires_grad_(False)
+            p.grad = None
+        try:
+            yield trained
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
