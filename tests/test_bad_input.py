@@ -1,6 +1,8 @@
 """Bad input gets a clear error and leaves nothing half-written."""
 
 import json
+import os
+import stat
 
 import anndata as ad
 import numpy as np
@@ -11,6 +13,7 @@ from attentionae_sc import AttentionAESC, InputError
 from attentionae_sc.cli import main
 from attentionae_sc.runtime import atomic_path
 from attentionae_sc.validation import check_counts
+from scbench import files
 
 FAST = ["--epochs-pretrain", "3", "--epochs-cluster", "2", "--no-progress"]
 
@@ -116,3 +119,15 @@ def test_atomic_path_keeps_the_previous_file_when_writing_fails(tmp_path):
         raise RuntimeError("crash while writing")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("writer", [atomic_path, files.atomic_path],
+                         ids=["attentionae_sc", "scbench"])
+def test_atomic_path_gives_the_file_the_usual_permissions(tmp_path, writer):
+    previous = os.umask(0o022)
+    try:
+        with writer(tmp_path / "result.txt") as tmp:
+            tmp.write_text("done")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "result.txt").stat().st_mode) == 0o644
