@@ -80,6 +80,20 @@ def test_cli_missing_label_key_fails_before_training(tmp_path, h5ad, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--max-cells", "10"], "max_cells"),
+    (["--n-hvg", "0"], "n_hvg"),
+    (["--resolution", "-1"], "resolution"),
+    (["--seed", "-1"], "seed"),
+    (["--label-key", "celltype", "--key-added", "celltype"], "overwrite the true labels"),
+])
+def test_cli_bad_options_fail_before_reading(tmp_path, h5ad, capsys, options, message):
+    out = tmp_path / "res.h5ad"
+    assert main([str(h5ad), "--out", str(out), *options, *FAST]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_cli_missing_and_corrupt_input(tmp_path, h5ad, capsys):
     out = tmp_path / "res.h5ad"
     assert main([str(tmp_path / "nope.h5ad"), "--out", str(out), *FAST]) == 2

@@ -52,6 +52,29 @@ def test_same_seed_same_labels_on_cpu(tiny_counts):
     assert not np.array_equal(first.embedding_, other.embedding_)
 
 
+def test_refit_starts_afresh_and_a_failed_fit_leaves_no_model(tiny_counts):
+    model = AttentionAESC(seed=0, progress=False, **FAST).fit(tiny_counts)
+    first = model.run_info()
+    model.fit(tiny_counts)
+    again = model.run_info()
+    assert again["epochs_pretrain_run"] == first["epochs_pretrain_run"] == FAST["epochs_pretrain"]
+    assert len(again["history"]["pretrain"]["loss"]) == FAST["epochs_pretrain"]
+    np.testing.assert_array_equal(again["history"]["pretrain"]["loss"],
+                                  first["history"]["pretrain"]["loss"])
+    broken = tiny_counts.copy()
+    broken.X = broken.X.toarray() * np.nan
+    with pytest.raises(ValueError):
+        model.fit(broken)
+    assert model.labels_ is None
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.predict(tiny_counts)
+
+
+def test_seed_must_be_a_valid_seed():
+    with pytest.raises(ValueError, match="seed"):
+        AttentionAESC(seed=-1)
+
+
 def test_cells_without_counts_are_unassigned(tiny_counts):
     adata = tiny_counts.copy()
     counts = adata.X.toarray()
@@ -113,11 +136,14 @@ def test_reference_variant_switches_every_documented_setting(tiny_counts):
         AttentionAEConfig.from_variant("authors")
 
 
-def test_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="ablation"):
-        AttentionAEConfig(ablation="no_decoder")
-    with pytest.raises(ValueError, match="max_cells"):
-        AttentionAEConfig(max_cells=10)
+@pytest.mark.parametrize("bad", [
+    {"ablation": "no_decoder"}, {"graph_target": "adjacancy"}, {"noise": "gaussian"},
+    {"max_cells": 10}, {"resolution": -1.0}, {"lr": 0.0}, {"attention_dropout": 1.5},
+    {"student_t_alpha": 0.0}, {"tol": -1e-3}, {"n_hvg": 0},
+])
+def test_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        AttentionAEConfig(**bad)
 
 
 def test_leiden_initialisation_embedding_mode_changes_the_initial_embedding(tiny_counts):

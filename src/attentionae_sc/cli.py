@@ -86,7 +86,14 @@ def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Validate everything cheap first, train, then write outputs atomically."""
-    config = _config(args)
+    if args.label_key and args.label_key == args.key_added:
+        raise InputError(f"--key-added {args.key_added!r} would overwrite the true labels in "
+                         f"--label-key; choose another name")
+    try:
+        model = AttentionAESC(_config(args), seed=args.seed, device=args.device,
+                              progress=False if args.no_progress else None)
+    except (ValueError, RuntimeError) as error:  # an option out of range, CUDA not available
+        raise InputError(f"invalid option: {error}") from error
     for path in (args.out, args.metrics_json):
         if path is not None:
             check_writable(path)
@@ -95,8 +102,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         check_label_key(adata, args.label_key)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = AttentionAESC(config, seed=args.seed, device=args.device,
-                          progress=False if args.no_progress else None)
     model.fit(adata, layer=args.layer, allow_non_integer=args.allow_non_integer)
     write_results(adata, model, args.key_added)
     info = adata.uns[args.key_added]

@@ -8,10 +8,10 @@ code's behaviour is reachable through ``variant="reference"`` (see :data:`REFERE
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 Ablation = Literal["none", "no_attention", "no_zinb", "no_residual", "no_gnn"]
-ABLATIONS: tuple[str, ...] = ("none", "no_attention", "no_zinb", "no_residual", "no_gnn")
+ABLATIONS: tuple[str, ...] = get_args(Ablation)
 VARIANTS: tuple[str, ...] = ("paper", "reference")
 
 #: Settings on which the authors' code departs from the paper.
@@ -86,10 +86,19 @@ class AttentionAEConfig:
     graph_block_elements: int = 2**25  # n x n graph loss is computed in row blocks of this size
 
     def __post_init__(self) -> None:
-        if self.ablation not in ABLATIONS:
-            raise ValueError(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
-        if self.graph_method not in ("gauss", "umap"):
-            raise ValueError(f"graph_method must be 'gauss' or 'umap', got {self.graph_method!r}")
+        for field, kind in get_type_hints(type(self)).items():
+            if get_origin(kind) is Literal and getattr(self, field) not in get_args(kind):
+                raise ValueError(f"{field} must be one of {get_args(kind)}, "
+                                 f"got {getattr(self, field)!r}")
+        for name in ("lr", "clip_norm", "resolution", "student_t_alpha", "student_t_power",
+                     "target_sum"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("noise_sd", "graph_weight", "train_weight", "tol"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.attention_dropout < 1:
+            raise ValueError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
         for name in ("n_hvg", "n_neighbors", "heads", "epochs_pretrain", "graph_block_elements"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

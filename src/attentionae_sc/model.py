@@ -91,9 +91,15 @@ class AttentionAESC:
     ) -> None:
         config = config or AttentionAEConfig()
         self.config = config.replace(**overrides) if overrides else config
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32), got {seed}")
         self.seed = seed
         self.device = resolve_device(device)
         self.progress = progress
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget any previous fit, so that a fit that fails leaves no half-fitted model."""
         self.module: AttentionAEModule | None = None
         self.gene_space: GeneSpace | None = None
         self.centres: torch.Tensor | None = None
@@ -153,6 +159,7 @@ class AttentionAESC:
         """Train on the raw counts in ``adata.X`` (or ``layer``) and cluster every cell."""
         cfg = self.config
         start = time.perf_counter()
+        self._reset()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         seed_everything(self.seed)
@@ -198,10 +205,11 @@ class AttentionAESC:
             self.memory["peak_gpu_mb"] = gpu
 
         self._label_of_centre = _size_order(labels, len(self.centres))
-        self.labels_ = np.full(adata.n_obs, UNASSIGNED, dtype=np.int64)
-        self.labels_[cells.index] = self._label_of_centre[labels]
         self.embedding_ = np.full((adata.n_obs, z.shape[1]), np.nan, dtype=np.float32)
         self.embedding_[cells.index] = z.cpu().numpy()
+        all_labels = np.full(adata.n_obs, UNASSIGNED, dtype=np.int64)
+        all_labels[cells.index] = self._label_of_centre[labels]
+        self.labels_ = all_labels  # set last: it marks the model as fitted
         return self
 
     def _pretrain(self, x, counts, sf, graph: _GraphInputs, bar) -> None:
@@ -314,7 +322,7 @@ class AttentionAESC:
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
-        if self.module is None or self.centres is None or self.gene_space is None:
+        if self.labels_ is None:  # set last in fit()
             raise RuntimeError("this AttentionAESC is not fitted yet; call fit() first")
 
     def _new_cells(self, adata: AnnData, layer: str | None) -> tuple[Cells, torch.Tensor]:
