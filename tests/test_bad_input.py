@@ -145,3 +145,22 @@ def test_atomic_path_gives_the_file_the_usual_permissions(tmp_path, writer):
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "result.txt").stat().st_mode) == 0o644
+
+
+def test_cells_identical_to_most_of_their_neighbours_are_reported(tiny_counts):
+    # 20 one-count cells with the same gene: scanpy's Gaussian kernel width is 0 for them
+    identical = np.zeros((20, tiny_counts.n_vars), dtype=np.float32)
+    identical[:, 0] = 1
+    adata = ad.AnnData(np.vstack([tiny_counts.X.toarray(), identical]), var=tiny_counts.var)
+    with pytest.raises(InputError, match="undefined for 20 cells"):
+        AttentionAESC(progress=False, epochs_pretrain=2, epochs_cluster=0).fit(adata)
+
+
+def test_duplicated_gene_names_are_rejected_in_fit_and_predict(tiny_counts):
+    model = AttentionAESC(progress=False, epochs_pretrain=2, epochs_cluster=0).fit(tiny_counts)
+    duplicated = tiny_counts.copy()
+    duplicated.var_names = [*duplicated.var_names[:-1], duplicated.var_names[0]]
+    with pytest.raises(InputError, match="var_names_make_unique"):
+        model.predict(duplicated)
+    with pytest.raises(InputError, match="1 gene names occur more than once"):
+        AttentionAESC(progress=False).fit(duplicated)

@@ -11,6 +11,8 @@ import scipy.sparse as sp
 import torch
 from anndata import AnnData
 
+from .validation import InputError
+
 #: Adjacencies denser than this are handed to torch as dense tensors (faster matmul).
 DENSE_ABOVE = 0.25
 
@@ -49,8 +51,19 @@ def neighbor_graph(
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=rep, knn=knn, method=method,
                         metric=metric, random_state=seed,
                         transformer="sklearn" if knn else None)
+    connectivities = sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float32)
+    coo = connectivities.tocoo()
+    undefined = np.unique(coo.row[np.isnan(coo.data)])
+    if len(undefined):
+        # scanpy's adaptive kernel width is 0 for a cell whose typical neighbour distance is 0,
+        # and its weights are then 0/0
+        raise InputError(
+            f"the Gaussian kernel is undefined for {len(undefined)} cells: most of their "
+            f"{n_neighbors} nearest neighbours are identical to them. Remove duplicated or "
+            "near-empty cells (e.g. scanpy.pp.filter_cells(adata, min_genes=...)) and retry"
+        )
     return CellGraph(
-        connectivities=sp.csr_matrix(adata.obsp["connectivities"], dtype=np.float32),
+        connectivities=connectivities,
         distances=sp.csr_matrix(adata.obsp["distances"], dtype=np.float32),
     )
 

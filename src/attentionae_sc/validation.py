@@ -14,7 +14,10 @@ class InputError(ValueError):
 
 
 def count_matrix(adata: AnnData, layer: str | None = None) -> np.ndarray | sp.csr_matrix:
-    """The raw count matrix (cells x genes) of ``adata``: ``adata.X`` or ``adata.layers[layer]``."""
+    """The raw count matrix (cells x genes) of ``adata``: ``adata.X`` or ``adata.layers[layer]``.
+
+    Raises :class:`InputError` for a missing layer, an empty matrix or duplicated gene names.
+    """
     if layer is None:
         matrix = adata.X
         where = "adata.X"
@@ -29,6 +32,12 @@ def count_matrix(adata: AnnData, layer: str | None = None) -> np.ndarray | sp.cs
         raise InputError(f"{where} is empty (None)")
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise InputError(f"{where} has shape {adata.shape}: no cells or no genes")
+    if not adata.var_names.is_unique:  # genes are matched by name between fit and predict
+        duplicated = adata.var_names[adata.var_names.duplicated()].unique()
+        raise InputError(
+            f"{len(duplicated)} gene names occur more than once (e.g. {duplicated[0]!r}); "
+            "make them unique first: adata.var_names_make_unique()"
+        )
     if sp.issparse(matrix):
         return sp.csr_matrix(matrix)
     return np.asarray(matrix)
