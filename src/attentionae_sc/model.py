@@ -349,7 +349,8 @@ class AttentionAESC:
         """Cluster ids of new cells in the fitted clusters (-1 for cells without counts).
 
         New cells get their own graph and are assigned by argmax of P computed over them.
-        Ids are those of ``labels_``.
+        Ids are those of ``labels_``. As in :meth:`fit`, each cell is normalised by its counts
+        over all genes of ``adata``, so pass the whole gene set, not only the model's genes.
         """
         cells, z = self._new_cells(adata, layer)
         out = np.full(adata.n_obs, UNASSIGNED, dtype=np.int64)
