@@ -275,7 +275,9 @@ def test_runner_passes_the_contracted_input(fake_method, toy, tmp_path):
         assert n_clusters == 4 and params == {"a": 1} and device == "cpu" and threads == 1
         labels = np.arange(adata.n_obs) % n_clusters
         labels[0] = -1
-        return MethodOutput(labels=labels, embedding=np.ones((adata.n_obs, 3)),
+        embedding = np.ones((adata.n_obs, 3))
+        embedding[0] = np.nan  # allowed: the cell is unassigned
+        return MethodOutput(labels=labels, embedding=embedding,
                             extra={"unassigned_label": -1, "versions": {"tool": "9"}})
         """, needs_k=True)
     out = tmp_path / "out"
@@ -285,7 +287,8 @@ def test_runner_passes_the_contracted_input(fake_method, toy, tmp_path):
     assert record["n_clusters_given"] == 4 and record["n_clusters_found"] == 4
     assert record["embedding"] == "method" and record["versions"]["tool"] == "9"
     assert record["params"] == {"a": 1} and record["peak_gpu_mb"] is None
-    assert np.load(out / run.EMBEDDING).shape == (N_CELLS, 3)
+    embedding = np.load(out / run.EMBEDDING)
+    assert embedding.shape == (N_CELLS, 3) and np.isnan(embedding[0]).all()
     assert read_labels(out).iloc[0] == -1
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [run.LABELS, run.EMBEDDING, run.RECORD])  # no temp files left behind

@@ -23,8 +23,8 @@ from scbench.files import atomic_path
 
 METRICS_COLUMNS = [
     "dataset", "method", "seed", "status", "reason", "ari", "nmi", "asw", "db", "n_clusters",
-    "runtime_s", "peak_mem_mb", "peak_gpu_mb", "device", "embedding_source", "bench_s",
-    "bench_max_rss_mb",
+    "n_unassigned", "runtime_s", "peak_mem_mb", "peak_gpu_mb", "device", "embedding_source",
+    "bench_s", "bench_max_rss_mb",
 ]
 FLOAT_COLUMNS = ["ari", "nmi", "asw", "db", "runtime_s", "peak_mem_mb", "peak_gpu_mb",
                  "bench_s", "bench_max_rss_mb"]
@@ -108,7 +108,8 @@ def metrics_table(records: list[dict],
              for key in zip(table["dataset"], table["method"], table["seed"])]
     table[["bench_s", "bench_max_rss_mb"]] = bench if bench else np.empty((0, 2))
     table[FLOAT_COLUMNS] = table[FLOAT_COLUMNS].apply(pd.to_numeric, errors="coerce")
-    table["n_clusters"] = pd.to_numeric(table["n_clusters"], errors="coerce").astype("Int64")
+    for column in ("n_clusters", "n_unassigned"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype("Int64")
     return table.sort_values(["dataset", "method", "seed"], ignore_index=True)
 
 
@@ -302,7 +303,8 @@ def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
     text = ["dataset", "method", "status", "reason", "device", "embedding_source"]
     table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(text, str),
                         keep_default_na=False, na_values=[""])
-    table["n_clusters"] = table["n_clusters"].astype("Int64")
+    for column in ("n_clusters", "n_unassigned"):
+        table[column] = table[column].astype("Int64")
     return table
 
 

@@ -23,7 +23,7 @@ from attentionae_sc.metrics import clustering_scores
 from scbench.catalog import LABEL_KEY
 from scbench.files import atomic_path
 
-SCORE_KEYS = ("ari", "nmi", "asw", "db", "n_clusters")
+SCORE_KEYS = ("ari", "nmi", "asw", "db", "n_clusters", "n_unassigned")
 
 
 def shared_pca(adata: ad.AnnData, n_hvg: int = 2500, n_pcs: int = 50, seed: int = 0) -> np.ndarray:
@@ -49,18 +49,24 @@ def score_run(run_dir: str | Path, prepared: str | Path, pca: str | Path) -> dic
     scores["embedding_source"] = None
     if record["status"] == "ok":
         truth = ad.read_h5ad(prepared, backed="r").obs[LABEL_KEY]  # labels only, not counts
-        labels = pd.read_csv(run_dir / "labels.tsv", sep="\t", index_col="cell")["label"]
+        # as text: cell names such as "0" or "NA" and labels must not be parsed
+        labels = pd.read_csv(run_dir / "labels.tsv", sep="\t", dtype=str,
+                             keep_default_na=False).set_index("cell")["label"]
         labels = labels.reindex(truth.index.astype(str))
         if labels.isna().any():
             raise ValueError(f"{run_dir}/labels.tsv lacks {int(labels.isna().sum())} of the "
                              f"dataset's {len(truth)} cells")
+        labels = labels.to_numpy(dtype=object)
+        unassigned = record.get("extra", {}).get("unassigned_label")
+        if unassigned is not None:  # the method's declared sentinel (e.g. -1)
+            labels[labels == str(unassigned)] = None
         embedding_file = run_dir / "embedding.npy"
         source = "method" if embedding_file.is_file() else "pca"
         embedding = np.load(embedding_file if source == "method" else pca)
-        values = clustering_scores(labels.to_numpy(), true_labels=truth.to_numpy(),
-                                   embedding=embedding)
+        values = clustering_scores(labels, true_labels=truth.to_numpy(), embedding=embedding)
         scores.update({k: values[k] for k in SCORE_KEYS}, embedding_source=source)
-        scores["n_clusters"] = int(values["n_clusters"])
+        for key in ("n_clusters", "n_unassigned"):
+            scores[key] = int(values[key])
     merged = {**record, **scores}
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in merged.items()}
 

@@ -2,8 +2,8 @@
 
 Params are :class:`attentionae_sc.AttentionAEConfig` overrides (e.g. ``epochs_pretrain``,
 ``epochs_cluster``, ``ablation``). Labels: the model's clusters; cells the model cannot assign
-(no counts) get -1 (declared as ``extra["unassigned_label"]``), and then no embedding is returned,
-since theirs is undefined. Embedding: the 16-d fused latent Z.
+(no counts) get -1 (declared as ``extra["unassigned_label"]``). Embedding: the 16-d fused latent Z
+(NaN rows for unassigned cells, whose embedding is undefined).
 """
 
 from __future__ import annotations
@@ -30,6 +30,4 @@ def run(adata, *, seed, threads, device, n_clusters, params):
                 "initial_n_clusters", "init_graph", "n_training_cells"):
         if key in info:
             extra[key] = info[key]
-    if extra["n_unassigned"]:
-        embedding = None
     return MethodOutput(labels=codes, embedding=embedding, extra=extra)

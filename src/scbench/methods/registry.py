@@ -47,7 +47,9 @@ class MethodOutput:
     ``labels``: one label per cell (ints or strings), in ``adata.obs_names`` order. NaN/None are
     never allowed; a method that leaves some cells unassigned must use a sentinel label and name
     it in ``extra["unassigned_label"]`` (e.g. PhenoGraph's -1 for cells in tiny clusters).
-    ``embedding``: an n_obs x d float array (or ``None``). ``extra``: JSON-serialisable details
+    ``embedding``: an n_obs x d float array (or ``None``), finite except on the rows of
+    unassigned cells. Scoring counts unassigned cells as one group of their own for ARI/NMI and
+    leaves them out of the silhouette and Davies-Bouldin. ``extra``: JSON-serialisable details
     (resolved settings, versions of non-Python tools, ...) that end up in the run record.
     """
 

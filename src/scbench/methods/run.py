@@ -243,8 +243,12 @@ def check_output(spec: registry.MethodSpec, output: Any, n_obs: int):
             raise ContractError(
                 f"method {name!r} returned an embedding of shape {embedding.shape} for {n_obs} "
                 f"cells (rows {embedding.shape[0] if embedding.ndim else 0} != {n_obs})")
-        if embedding.dtype.kind not in "fiu" or not np.all(np.isfinite(embedding)):
-            raise ContractError(f"method {name!r} returned a non-finite/non-numeric embedding")
+        if embedding.dtype.kind not in "fiu":
+            raise ContractError(f"method {name!r} returned a non-numeric embedding")
+        assigned = labels.astype(str) != str(unassigned)
+        if not np.isfinite(embedding[assigned]).all():  # unassigned cells may have NaN rows
+            raise ContractError(
+                f"method {name!r} returned a non-finite embedding for assigned cells")
         embedding = embedding.astype(np.float32)
     return labels, embedding
 
