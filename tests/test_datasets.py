@@ -117,6 +117,17 @@ def test_csv_zip_reader_concatenates_files_and_finds_labels(tmp_path):
         read("baron_csv_zip", paths, "cluster")
 
 
+def test_csv_zip_reader_keeps_a_numeric_label_column_out_of_the_genes(tmp_path):
+    table = pd.DataFrame({"cluster_id": [0, 1, 2], "Ins1": [3, 0, 1], "Gcg": [0, 5, 2]},
+                         index=["c0", "c1", "c2"])
+    path = tmp_path / "numeric.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("counts.csv", table.to_csv())
+    adata = read("baron_csv_zip", [path], "cluster_id")
+    assert list(adata.var_names) == ["Ins1", "Gcg"]
+    assert list(adata.obs["celltype"]) == ["0", "1", "2"]
+
+
 def _custom(path, **extra) -> DatasetSpec:
     config = {"custom_datasets": {"mine": {"path": str(path), "format": "h5ad",
                                            "label_key": "cell_type", **extra}}}
@@ -145,6 +156,7 @@ def test_custom_dataset_with_checksum_is_prepared(tmp_path):
     (lambda a: _set(a, np.nan), "NaN/Inf"),
     (lambda a: _set(a, 0.5), "non-integer"),
     (lambda a: _set(a, -3.0), "negative"),
+    (lambda a: _unlabel(a, 30), "30 cells have no label"),
 ])
 def test_prepare_rejects_bad_data_and_writes_nothing(tmp_path, change, message):
     adata = change(simulate_counts(80, 100, 2, seed=0))
@@ -162,6 +174,13 @@ def _set(adata: ad.AnnData, value: float) -> ad.AnnData:
     dense = adata.X.toarray()
     dense[1, 1] = value
     adata.X = dense
+    return adata
+
+
+def _unlabel(adata: ad.AnnData, n: int) -> ad.AnnData:
+    labels = adata.obs["celltype"].astype(object)
+    labels.iloc[:n] = np.nan
+    adata.obs["celltype"] = labels
     return adata
 
 

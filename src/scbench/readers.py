@@ -37,10 +37,17 @@ def _standard(counts, labels, cells, genes) -> ad.AnnData:
         obs=pd.DataFrame(index=pd.Index([str(c) for c in cells], dtype=str)),
         var=pd.DataFrame(index=pd.Index([str(g) for g in genes], dtype=str)),
     )
-    adata.obs[LABEL_KEY] = pd.Categorical([str(v) for v in labels])
+    adata.obs[LABEL_KEY] = pd.Categorical([_label_text(v) for v in labels])
     adata.obs_names_make_unique()
     adata.var_names_make_unique()
     return adata
+
+
+def _label_text(value) -> str | None:
+    """A label as text; a missing label stays missing (never the string 'nan')."""
+    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _concat(parts: list[ad.AnnData], files: Sequence[Path]) -> ad.AnnData:
@@ -151,7 +158,7 @@ def read_csv_zip(files: Sequence[Path], label_key: str) -> ad.AnnData:
         if label_key not in table.columns:
             raise FormatError(f"{path}: label column {label_key!r} not found")
         table = table.dropna()
-        numeric = table.select_dtypes(include="number")
+        numeric = table.drop(columns=[label_key]).select_dtypes(include="number")
         parts.append(_standard(numeric.to_numpy(), table[label_key], table.index, numeric.columns))
     return _concat(parts, files)
 
@@ -170,10 +177,11 @@ def read_h5ad(files: Sequence[Path], label_key: str) -> ad.AnnData:
 
 
 def _read_labels(path: Path, label_key: str) -> pd.Series:
-    table = pd.read_csv(path, sep=None, engine="python", index_col=0)
+    table = pd.read_csv(path, sep=None, engine="python", dtype=str)  # empty cells stay NaN
+    table = table.set_index(table.columns[0])
     if label_key not in table.columns:
         raise FormatError(f"{path}: label column {label_key!r} not found")
-    return table[label_key].astype(str)
+    return table[label_key]
 
 
 def read_10x_mtx(files: Sequence[Path], label_key: str) -> ad.AnnData:
