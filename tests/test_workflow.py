@@ -70,6 +70,8 @@ def test_seeds_given_on_the_command_line_are_integers(tmp_path):
 @pytest.mark.parametrize("key, value, expected", [
     ("datasets", ["sim_tiny", "no_such_data"], "unknown datasets 'no_such_data'"),
     ("methods", ["leiden", "magic_method"], "unknown methods 'magic_method'"),
+    ("method_params", {"attentionae_cs": {"epochs_pretrain": 5}},
+     "unknown method_params 'attentionae_cs'"),
     ("seeds", [-1], "seeds"),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, expected):

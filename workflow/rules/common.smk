@@ -55,6 +55,7 @@ def _dataset_specs():
 
 DATASETS = _dataset_specs()
 _check_names("methods", config["methods"], METHODS)
+_check_names("method_params", config["method_params"], METHODS)
 SEEDS = config["seeds"]
 
 

@@ -27,7 +27,7 @@ rule prepare:
     conda:
         "../../envs/main.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wc, attempt: 8000 * attempt,
     params:
         spec=lambda wc: DATASETS[wc.dataset].to_json(),
     shell:

@@ -31,7 +31,7 @@ rule run_method:
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
-        gpu=lambda wc: int(METHODS[wc.method].gpu),
+        gpu=lambda wc: int(METHODS[wc.method].gpu and config["device"] != "cpu"),
     params:
         python=method_python,
         method_params=method_params,
