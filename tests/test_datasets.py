@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
+import io
 import subprocess
 import zipfile
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from attentionae_sc.simulation import simulate_counts
 from attentionae_sc.validation import InputError
+from scbench import download
 from scbench.catalog import DatasetSpec, load_registry, resolve
 from scbench.datasets import prepare
 from scbench.download import ChecksumError, fetch, file_hashes
@@ -77,6 +80,31 @@ def test_fetch_from_mirror_verifies_and_never_leaves_a_partial_file(tmp_path):
     assert not dest2.exists() and not list(dest2.parent.iterdir())
     with pytest.raises(FileNotFoundError, match="not found in the data mirror"):
         fetch({**good, "mirror_path": "d/missing.bin"}, dest2, mirror)
+
+
+def test_download_retries_broken_and_truncated_transfers(tmp_path, monkeypatch):
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"the whole content")
+    entry = {"name": "f.bin", "url": source.as_uri(), **file_hashes(source)}
+    replies = iter([http.client.IncompleteRead(b"the"), b"the whole", b"the whole content"])
+
+    def flaky_urlopen(url, timeout):
+        reply = next(replies)
+        if isinstance(reply, Exception):
+            raise reply
+        return io.BytesIO(reply)
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", flaky_urlopen)
+    monkeypatch.setattr(download.time, "sleep", lambda seconds: None)
+    dest = tmp_path / "out" / "f.bin"
+    fetch(entry, dest, None, retries=3)
+    assert dest.read_bytes() == b"the whole content"
+
+    monkeypatch.setattr(download.urllib.request, "urlopen",
+                        lambda url, timeout: io.BytesIO(b"always short"))
+    with pytest.raises(ChecksumError):
+        fetch(entry, tmp_path / "out2" / "f.bin", None, retries=2)
+    assert not list((tmp_path / "out2").iterdir())
 
 
 def test_h5_reader_and_orientation_check(tmp_path, xy_file):

@@ -7,6 +7,7 @@ interrupted transfer leaves nothing there.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import time
@@ -47,18 +48,24 @@ def verify(path: str | os.PathLike, expected: Mapping[str, str], source: str) ->
                                 f"got {actual[kind]}")
 
 
-def _download(url: str, target: Path, retries: int, timeout: float) -> None:
+def _download(url: str, target: Path, expected: Mapping[str, str], retries: int,
+              timeout: float) -> None:
+    """Download ``url`` to ``target`` until it matches ``expected``; a broken or truncated
+    transfer is retried, a file that keeps failing its checksum raises ``ChecksumError``."""
     last_error: Exception | None = None
     for attempt in range(1, retries + 1):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, \
                     open(target, "wb") as out:
                 shutil.copyfileobj(response, out, CHUNK)
+            verify(target, expected, url)
             return
-        except OSError as err:
+        except (OSError, http.client.HTTPException, ChecksumError) as err:
             last_error = err
             if attempt < retries:
                 time.sleep(2 ** attempt)
+    if isinstance(last_error, ChecksumError):
+        raise last_error
     raise RuntimeError(f"download of {url} failed after {retries} attempts: {last_error}")
 
 
@@ -90,6 +97,5 @@ def fetch(
     if not entry.get("url"):
         raise FileNotFoundError(f"{dest.name} has no url and no data_mirror is set")
     with atomic_path(dest) as staged:
-        _download(entry["url"], staged, retries, timeout)
-        verify(staged, entry, entry["url"])
+        _download(entry["url"], staged, entry, retries, timeout)
     return dest
