@@ -34,6 +34,19 @@ def test_metric_bars(metrics, tmp_path):
     assert_written(tmp_path, "fig2")
 
 
+def test_bars_mark_a_mean_over_only_some_seeds(metrics):
+    import matplotlib.pyplot as plt
+
+    from scbench.figures import _bar_panel, method_styles
+
+    order = ["attentionae_sc", "km_pca", "leiden"]
+    fig, ax = plt.subplots()
+    _bar_panel(ax, metrics, order, ["sim_easy", "sim_hard"], method_styles(order, METHODS), "ari")
+    texts = [t.get_text() for t in ax.texts]
+    plt.close(fig)
+    assert texts.count("2/3") == 1 and "n/a" in texts  # k-means: 2 of 3 seeds; unavailable
+
+
 def test_s2_and_cost(metrics, tmp_path):
     fig_s2(metrics, METHODS, tmp_path / "s2.png", tmp_path / "s2.pdf")
     gpu = metrics.assign(peak_gpu_mb=np.where(metrics["method"] == "attentionae_sc", 500.0, np.nan))

@@ -168,12 +168,13 @@ def summary_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
 
 
 def _best(summary: pd.DataFrame, methods: Mapping[str, Any] | None, row: str) -> set[str]:
-    """Non-control methods with the best (3-decimal) mean in ``row``."""
+    """Non-control methods with the best (3-decimal) mean in ``row``, among those whose every
+    run there succeeded (a mean over the seeds that happened to work is not ranked)."""
     lower = summary.attrs.get("metric") in LOWER_IS_BETTER
     candidates = {m: round(summary.loc[row, (m, "mean")], 3)
                   for m in summary.columns.get_level_values("method").unique()
                   if not method_info(methods, m).is_control
-                  and not np.isnan(summary.loc[row, (m, "mean")])}
+                  and summary.loc[row, (m, "status")] == "ok"}
     if not candidates:
         return set()
     best = (min if lower else max)(candidates.values())
@@ -209,8 +210,9 @@ def _notes(summary: pd.DataFrame, methods: Mapping[str, Any] | None, where: str)
     direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
     notes = [(f"{METRIC_LABELS.get(metric, metric)} ({direction}): mean ± sd over seeds of "
               "successful runs; bold = best non-control method per dataset; "
-              "'(n/N ok)' = only n of N seeds succeeded; Mean = mean over datasets of the "
-              "per-dataset means, only for methods with results on every dataset.")]
+              "'(n/N ok)' = only n of N seeds succeeded (not ranked); Mean = mean over "
+              "datasets of the per-dataset means, only for methods with results on every "
+              "dataset.")]
     if any(method_info(methods, m).needs_k for m in order):
         notes.append("* needs the number of clusters (k) as input.")
     if any(method_info(methods, m).is_control for m in order):

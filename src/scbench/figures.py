@@ -114,6 +114,9 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
                         fontsize=6, color="0.3", transform=at_bottom if log else ax.transData)
                 continue
             ax.bar(x, mean, width, linewidth=0.5, **styles[method])
+            if status != "ok":  # e.g. "2/3 ok": the mean of the seeds that succeeded
+                ax.text(x, 0.98, status.split()[0], rotation=90, ha="center", va="top",
+                        fontsize=6, color="0.3", transform=at_bottom)
             if not log and not np.isnan(sd):
                 ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor="black", elinewidth=0.8,
                             capsize=1.5)
