@@ -19,6 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,6 +160,20 @@ def test_method_recovers_well_separated_groups(method, toy, tmp_path):
     score = ari(truth, labels)
     print(f"{method}: ARI {score:.3f} in {record['runtime_s']:.1f} s")
     assert score > 0.9, f"{method} ARI {score:.3f}"
+
+
+def test_seurat_takes_non_count_values_as_they_are(toy, tmp_path):
+    # TPM-like values (most below 0.5): rounding them to integers would erase most of the data
+    adata = ad.read_h5ad(toy[0])
+    adata.X = adata.X * 0.01
+    scaled = tmp_path / "scaled.h5ad"
+    adata.write_h5ad(scaled)
+    run_cli("seurat", scaled, tmp_path / "out")
+    record = read_record(tmp_path / "out")
+    if record["status"] == "unavailable":
+        pytest.skip(f"seurat unavailable here: {record['reason']}")
+    assert record["status"] == "ok", record["reason"]
+    assert ari(toy[1], read_labels(tmp_path / "out")) > 0.9
 
 
 def test_controls(toy, tmp_path):

@@ -56,9 +56,11 @@ def run(adata, *, seed, threads, device, n_clusters, params):
     with tempfile.TemporaryDirectory(prefix="scbench_seurat_") as tmp:
         work = Path(tmp)
         counts = sp.csr_matrix(adata.X).T.tocoo()  # genes x cells
-        counts = sp.coo_matrix((np.rint(counts.data).astype(np.int64), (counts.row, counts.col)),
-                               shape=counts.shape)
-        scipy.io.mmwrite(work / "counts.mtx", counts, field="integer")
+        # whole numbers as integers; anything else (e.g. TPM) as it is, never rounded
+        whole = bool(np.all(counts.data == np.rint(counts.data)))
+        values = counts.data.astype(np.int64 if whole else np.float64)
+        counts = sp.coo_matrix((values, (counts.row, counts.col)), shape=counts.shape)
+        scipy.io.mmwrite(work / "counts.mtx", counts, field="integer" if whole else "real")
         (work / "genes.txt").write_text("".join(f"g{j}\n" for j in range(adata.n_vars)))
         (work / "cells.txt").write_text("".join(f"{c}\n" for c in cells))
         command = [shutil.which("Rscript") or "Rscript", str(SCRIPT), str(work), str(seed),
