@@ -1,5 +1,10 @@
 # One run per dataset x method x seed, in the method's own environment.
 # The runner always writes record.json: status ok, failed (with the reason) or unavailable.
+# A run whose process is killed (out of memory, segfault) is retried with more memory and time;
+# after the last attempt run_method.sh records it as failed.
+
+RUN_ATTEMPTS = 3
+RUN_SCRIPT = Path(workflow.basedir) / "workflow" / "scripts" / "run_method.sh"
 
 
 rule build_env:
@@ -25,6 +30,7 @@ rule run_method:
         "logs/runs/{dataset}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/{dataset}/{method}/seed{seed}.tsv"
+    retries: RUN_ATTEMPTS - 1
     conda:
         method_conda_env
     threads: method_threads
@@ -32,13 +38,16 @@ rule run_method:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
         gpu=lambda wc: int(METHODS[wc.method].gpu and config["device"] != "cpu"),
+        attempt=lambda wc, attempt: attempt,
     params:
+        script=RUN_SCRIPT,
+        attempts=RUN_ATTEMPTS,
         python=method_python,
         method_params=method_params,
         device=config["device"],
         outdir=lambda wc, output: Path(output.record).parent,
     shell:
-        "{params.python} -m scbench.methods.run --method {wildcards.method}"
-        " --input {input.prepared:q} --seed {wildcards.seed} --outdir {params.outdir:q}"
-        " --threads {threads} --device {params.device} --params {params.method_params:q}"
-        " > {log:q} 2>&1"
+        "bash {params.script:q} {params.python} {resources.attempt} {params.attempts} {log:q}"
+        " -- --method {wildcards.method} --input {input.prepared:q} --seed {wildcards.seed}"
+        " --outdir {params.outdir:q} --threads {threads} --device {params.device}"
+        " --params {params.method_params:q}"

@@ -7,7 +7,9 @@ Writes into DIR ``labels.tsv`` (columns ``cell``, ``label``), ``embedding.npy`` 
 has one) and, last and atomically, ``record.json``. A method that raises or breaks the output
 contract gives ``status="failed"``; a method that cannot run here (not implemented, dependency or
 environment missing) gives ``status="unavailable"``; both exit 0 so the workflow goes on. Only usage
-errors (unknown method, unreadable input, bad ``--params``) exit non-zero.
+errors (unknown method, unreadable input, bad ``--params``) exit non-zero. ``--crashed CODE`` runs
+nothing and records a failed run whose process died with CODE (the workflow's
+``run_method.sh`` uses it after the last attempt of a killed run).
 
 This module runs inside every method environment, old ones included (numpy<2, anndata<0.11):
 at module level it imports the standard library only; numpy/pandas/anndata are imported after the
@@ -80,6 +82,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--params", default="{}", help="JSON object of method parameters")
+    parser.add_argument("--crashed", type=int, metavar="EXIT_CODE",
+                        help="do not run: record that the run's process died with EXIT_CODE "
+                             "(the workflow's fallback for kills, e.g. out of memory)")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -260,6 +265,29 @@ def failure_reason(error: BaseException, limit: int = 1000) -> str:
     return reason if len(reason) <= limit else reason[: limit - 3] + "..."
 
 
+def crash_reason(exit_code: int) -> str:
+    """Why a run whose process died with ``exit_code`` (as the shell reports it) failed."""
+    if exit_code > 128:
+        signal = exit_code - 128
+        hint = {9: " (SIGKILL: out of memory?)", 11: " (SIGSEGV)", 6: " (SIGABRT)"}.get(signal, "")
+        return f"the run's process was killed by signal {signal}{hint}; see its log"
+    return f"the run's process exited with code {exit_code} without a record; see its log"
+
+
+def finish(record: dict[str, Any], outdir: Path, status: str, reason: str | None) -> int:
+    """Write ``record`` with its status (last, atomically); a failed run keeps no outputs."""
+    record["status"], record["reason"] = status, reason
+    record["versions"] = versions(record["extra"].pop("versions", None))
+    if status != "ok":
+        for name in (LABELS, EMBEDDING):
+            (outdir / name).unlink(missing_ok=True)
+    text = json.dumps(jsonable(record), indent=2, allow_nan=False) + "\n"
+    write_atomic(outdir / RECORD, lambda p: p.write_text(text))
+    summary = f"status={status}" + (f" reason={reason}" if reason else "")
+    print(f"scbench: {record['method']} seed={record['seed']} {summary}", file=sys.stderr)
+    return 0
+
+
 def cleanup(outdir: Path) -> None:
     for name in (LABELS, EMBEDDING, RECORD):
         (outdir / name).unlink(missing_ok=True)
@@ -285,31 +313,21 @@ def main(argv: list[str] | None = None) -> int:
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     cleanup(outdir)
+    record: dict[str, Any] = {
+        "method": spec.name, "seed": args.seed, "status": None, "reason": None,
+        "runtime_s": None, "peak_mem_mb": None, "peak_gpu_mb": None, "device": None,
+        "n_cells": None, "n_clusters_given": None, "n_clusters_found": None,
+        "embedding": None, "implementation": spec.implementation, "env": spec.env,
+        "threads": args.threads, "versions": {}, "params": params, "extra": {},
+    }
+    if args.crashed is not None:
+        return finish(record, outdir, "failed", crash_reason(args.crashed))
     try:
         adata = read_input(args.input)
     except UsageError as error:
         print(f"scbench.methods.run: {error}", file=sys.stderr)
         return 2
-
-    record: dict[str, Any] = {
-        "method": spec.name, "seed": args.seed, "status": None, "reason": None,
-        "runtime_s": None, "peak_mem_mb": None, "peak_gpu_mb": None, "device": None,
-        "n_cells": int(adata.n_obs), "n_clusters_given": None, "n_clusters_found": None,
-        "embedding": None, "implementation": spec.implementation, "env": spec.env,
-        "threads": args.threads, "versions": {}, "params": params, "extra": {},
-    }
-
-    def finish(status: str, reason: str | None) -> int:
-        record["status"], record["reason"] = status, reason
-        record["versions"] = versions(record["extra"].pop("versions", None))
-        if status != "ok":
-            for name in (LABELS, EMBEDDING):
-                (outdir / name).unlink(missing_ok=True)
-        text = json.dumps(jsonable(record), indent=2, allow_nan=False) + "\n"
-        write_atomic(outdir / RECORD, lambda p: p.write_text(text))
-        summary = f"status={status}" + (f" reason={reason}" if reason else "")
-        print(f"scbench: {spec.name} seed={args.seed} {summary}", file=sys.stderr)
-        return 0
+    record["n_cells"] = int(adata.n_obs)
 
     if spec.needs_k:
         if "celltype" not in adata.obs:
@@ -320,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = load_method(spec)
     except Unavailable as error:
-        return finish("unavailable", str(error))
+        return finish(record, outdir, "unavailable", str(error))
 
     import numpy as np
     import pandas as pd
@@ -364,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         if start is not None and record["runtime_s"] is None:
             record["runtime_s"] = round(time.perf_counter() - start, 3)
             record["peak_mem_mb"] = peak_rss_mb()
-        return finish("failed", failure_reason(error))
-    return finish("ok", None)
+        return finish(record, outdir, "failed", failure_reason(error))
+    return finish(record, outdir, "ok", None)
 
 
 def _thread_limiter(threads: int):
