@@ -65,7 +65,8 @@ def test_figures_cli(metrics, tmp_path):
 
 @pytest.mark.slow
 def test_umaps_from_run_records(tmp_path):
-    """60 cells, 3 types: one run with an embedding, one without, one failed (CLI path)."""
+    """60 cells, 3 types: one run with an embedding (and two unassigned cells with NaN rows),
+    one without, one failed (CLI path)."""
     rng = np.random.default_rng(0)
     truth = np.repeat(["alpha", "beta", "gamma"], 20)
     counts = rng.poisson(1.0, (60, 40)).astype(np.float32)
@@ -81,13 +82,18 @@ def test_umaps_from_run_records(tmp_path):
                                       ("km_pca", "failed", False)]:
         run_dir = tmp_path / "runs" / method / "seed0"
         run_dir.mkdir(parents=True)
-        (run_dir / "record.json").write_text(json.dumps({"method": method, "status": status}))
+        (run_dir / "record.json").write_text(json.dumps(
+            {"method": method, "status": status, "extra": {"unassigned_label": -1}}))
         records.append(str(run_dir / "record.json"))
-        if status == "ok":  # labels in reverse cell order: aligned by the cell column
-            pd.DataFrame({"cell": adata.obs_names[::-1], "label": np.arange(60)[::-1] // 20}
-                         ).to_csv(run_dir / "labels.tsv", sep="\t", index=False)
+        labels = np.arange(60) // 20
         if embedding:
-            np.save(run_dir / "embedding.npy", counts[:, :30] + rng.normal(0, 0.1, (60, 30)))
+            labels[:2] = -1
+            rows = counts[:, :30] + rng.normal(0, 0.1, (60, 30))
+            rows[:2] = np.nan
+            np.save(run_dir / "embedding.npy", rows)
+        if status == "ok":  # labels in reverse cell order: aligned by the cell column
+            pd.DataFrame({"cell": adata.obs_names[::-1], "label": labels[::-1]}
+                         ).to_csv(run_dir / "labels.tsv", sep="\t", index=False)
     main(["umaps", str(tmp_path / "prepared.h5ad"), "--records", *records,
           "--pca", str(tmp_path / "pca.npy"), "--seed", "0",
           "--out-png", str(tmp_path / "umap.png"), "--out-pdf", str(tmp_path / "umap.pdf")])

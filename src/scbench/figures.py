@@ -48,6 +48,7 @@ AXIS_LABELS = {**METRIC_LABELS, "db": "Davies-Bouldin (lower is better)",
 #: Text drawn at a bar's place when a method has no value there.
 MISSING_TEXT = {"unavailable": "n/a", "failed": "failed", "missing": "–"}
 CONTROL_GREYS = ["0.8", "0.6", "0.9", "0.7"]
+UNASSIGNED_COLOUR = "0.75"  # cells a method left unassigned, in UMAP panels
 MAX_PLOT_WIDTH_IN = 10.0  # wider bar panels wrap their datasets onto more rows
 
 
@@ -236,6 +237,14 @@ def umap_coords(rep: np.ndarray, seed: int = 0) -> np.ndarray:
     return work.obsm["X_umap"]
 
 
+def _finite_umap(rep: np.ndarray, seed: int) -> np.ndarray:
+    """UMAP of the finite rows of ``rep``; NaN coordinates (not drawn) for the others."""
+    finite = np.isfinite(rep).all(axis=1)
+    coords = np.full((len(rep), 2), np.nan)
+    coords[finite] = umap_coords(rep[finite], seed)
+    return coords
+
+
 def _match_order(predicted: np.ndarray, truth: np.ndarray, types: Sequence[str]) -> list[str]:
     """Predicted clusters ordered by their majority true type, then size (so colours match)."""
     table = pd.crosstab(pd.Series(predicted, name="p"), pd.Series(truth, name="t"))
@@ -257,28 +266,35 @@ def _scatter(ax, coords: np.ndarray, labels: np.ndarray, categories: Sequence[st
 
 
 def runs_from_records(records: Sequence[str | os.PathLike]
-                      ) -> dict[str, tuple[Path | None, Path | None]]:
-    """method -> (labels TSV, embedding .npy) from run records ``<run dir>/record.json``.
+                      ) -> dict[str, tuple[Path | None, Path | None, str | None]]:
+    """method -> (labels TSV, embedding .npy, unassigned label) from run records
+    ``<run dir>/record.json``.
 
-    Labels only for ok runs; the embedding only where the run wrote one.
+    Labels only for ok runs; the embedding only where the run wrote one; the label the method
+    declared for unassigned cells (``extra["unassigned_label"]``) as text, or None.
     """
     runs = {}
     for path in map(Path, records):
         record = json.loads(path.read_text())
         embedding = path.parent / "embedding.npy"
+        unassigned = record.get("extra", {}).get("unassigned_label")
         runs[record["method"]] = (path.parent / "labels.tsv" if record["status"] == "ok" else None,
-                                  embedding if embedding.is_file() else None)
+                                  embedding if embedding.is_file() else None,
+                                  None if unassigned is None else str(unassigned))
     return runs
 
 
 def fig_umaps(prepared_h5ad: str | os.PathLike,
-              runs: Mapping[str, tuple[str | os.PathLike | None, str | os.PathLike | None]],
+              runs: Mapping[str, tuple[str | os.PathLike | None, str | os.PathLike | None,
+                                       str | None]],
               out_png: str | os.PathLike, out_pdf: str | os.PathLike, seed: int = 0,
               methods: Mapping[str, Any] | None = None, pca: str | os.PathLike | None = None,
               label_key: str = "celltype") -> None:
     """UMAP grid for one dataset: a row per method, columns = true and predicted labels.
 
-    ``runs`` maps method -> (labels TSV, embedding .npy or None). A method without an
+    ``runs`` maps method -> (labels TSV, embedding .npy or None, unassigned label or None);
+    unassigned cells are grey and not counted as a cluster, and rows of the embedding that are
+    not finite (unassigned cells) are left out of its UMAP. A method without an
     embedding is drawn on the shared PCA (``pca``: the .npy written by ``scbench.score pca``;
     computed with ``scbench.score.shared_pca`` when None), and its panels say so. Methods
     without labels (failed or unavailable runs) get no row; a note at the bottom names them.
@@ -317,7 +333,7 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
                 rep = np.load(embedding)
                 if len(rep) != adata.n_obs:
                     raise ValueError(f"{embedding}: {len(rep)} rows for {adata.n_obs} cells")
-                coords, where = umap_coords(rep.reshape(len(rep), -1), seed), "method embedding"
+                coords, where = _finite_umap(rep.reshape(len(rep), -1), seed), "method embedding"
             else:
                 coords, where = pca_coords(), "shared PCA, no embedding"
             _scatter(row[0], coords, truth, types, size)
@@ -326,9 +342,16 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
             if method is None:
                 row[1].set_axis_off()
                 continue
-            clusters = _match_order(predicted[method], truth, types)
-            _scatter(row[1], coords, predicted[method], clusters, size)
-            row[1].set_title(f"Predicted ({len(clusters)} clusters)")
+            labels, unassigned = predicted[method], runs[method][2]
+            assigned = labels != unassigned
+            clusters = _match_order(labels[assigned], truth[assigned], types)
+            _scatter(row[1], coords[assigned], labels[assigned], clusters, size)
+            title = f"Predicted ({len(clusters)} clusters"
+            if not assigned.all():
+                row[1].scatter(coords[~assigned, 0], coords[~assigned, 1], s=size,
+                               color=UNASSIGNED_COLOUR, linewidths=0, rasterized=True)
+                title += f", {int((~assigned).sum())} unassigned"
+            row[1].set_title(title + ")")
         if absent:
             fig.supxlabel(textwrap.fill("No predicted labels (run failed or unavailable): "
                                         + ", ".join(absent), 90), fontsize=8)

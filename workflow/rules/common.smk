@@ -56,6 +56,7 @@ def _dataset_specs():
 DATASETS = _dataset_specs()
 _check_names("methods", config["methods"], METHODS)
 _check_names("method_params", config["method_params"], METHODS)
+METHOD_ORDER = ",".join(config["methods"])  # order of methods in tables and figures
 SEEDS = config["seeds"]
 
 

@@ -15,8 +15,10 @@ rule figure_ari:
         "logs/figures/fig2_ari.log",
     conda:
         "../../envs/main.yaml"
+    params:
+        order=METHOD_ORDER,
     shell:
-        "python -m scbench.figures bars {input:q} --metric ari"
+        "python -m scbench.figures bars {input:q} --metric ari --methods-order {params.order}"
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
@@ -34,8 +36,10 @@ rule figure_s2:
         "logs/figures/figS2_metrics.log",
     conda:
         "../../envs/main.yaml"
+    params:
+        order=METHOD_ORDER,
     shell:
-        "python -m scbench.figures s2 {input:q}"
+        "python -m scbench.figures s2 {input:q} --methods-order {params.order}"
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
@@ -53,8 +57,10 @@ rule figure_cost:
         "logs/figures/fig_cost.log",
     conda:
         "../../envs/main.yaml"
+    params:
+        order=METHOD_ORDER,
     shell:
-        "python -m scbench.figures cost {input:q}"
+        "python -m scbench.figures cost {input:q} --methods-order {params.order}"
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
@@ -81,8 +87,9 @@ rule figure_umap:
         "../../envs/main.yaml"
     params:
         seed=SEEDS[0],
+        order=METHOD_ORDER,
     shell:
         "python -m scbench.figures umaps {input.prepared:q} --records {input.records:q}"
-        " --pca {input.pca:q}"
+        " --pca {input.pca:q} --methods-order {params.order}"
         " --seed {params.seed} --out-png {output.png:q} --out-pdf {output.pdf:q}"
         " > {log:q} 2>&1"

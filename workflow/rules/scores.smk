@@ -38,7 +38,7 @@ rule aggregate:
     conda:
         "../../envs/main.yaml"
     params:
-        order=",".join(config["methods"]),
+        order=METHOD_ORDER,
     shell:
         "python -m scbench.aggregate --scores {input.scores:q}"
         " --benchmarks {input.benchmarks:q} --methods-order {params.order}"
