@@ -35,6 +35,7 @@ from scbench.aggregate import (
     registry_methods,
 )
 from scbench.files import atomic_path
+from scbench.methods.registry import unassigned_mask
 
 STYLE = {
     "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "xtick.labelsize": 8,
@@ -266,27 +267,25 @@ def _scatter(ax, coords: np.ndarray, labels: np.ndarray, categories: Sequence[st
 
 
 def runs_from_records(records: Sequence[str | os.PathLike]
-                      ) -> dict[str, tuple[Path | None, Path | None, str | None]]:
+                      ) -> dict[str, tuple[Path | None, Path | None, Any]]:
     """method -> (labels TSV, embedding .npy, unassigned label) from run records
     ``<run dir>/record.json``.
 
     Labels only for ok runs; the embedding only where the run wrote one; the label the method
-    declared for unassigned cells (``extra["unassigned_label"]``) as text, or None.
+    declared for unassigned cells (``extra["unassigned_label"]``), or None.
     """
     runs = {}
     for path in map(Path, records):
         record = json.loads(path.read_text())
         embedding = path.parent / "embedding.npy"
-        unassigned = record.get("extra", {}).get("unassigned_label")
         runs[record["method"]] = (path.parent / "labels.tsv" if record["status"] == "ok" else None,
                                   embedding if embedding.is_file() else None,
-                                  None if unassigned is None else str(unassigned))
+                                  record.get("extra", {}).get("unassigned_label"))
     return runs
 
 
 def fig_umaps(prepared_h5ad: str | os.PathLike,
-              runs: Mapping[str, tuple[str | os.PathLike | None, str | os.PathLike | None,
-                                       str | None]],
+              runs: Mapping[str, tuple[str | os.PathLike | None, str | os.PathLike | None, Any]],
               out_png: str | os.PathLike, out_pdf: str | os.PathLike, seed: int = 0,
               methods: Mapping[str, Any] | None = None, pca: str | os.PathLike | None = None,
               label_key: str = "celltype") -> None:
@@ -342,8 +341,8 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
             if method is None:
                 row[1].set_axis_off()
                 continue
-            labels, unassigned = predicted[method], runs[method][2]
-            assigned = labels != unassigned
+            labels = predicted[method]
+            assigned = ~unassigned_mask(labels, runs[method][2])
             clusters = _match_order(labels[assigned], truth[assigned], types)
             _scatter(row[1], coords[assigned], labels[assigned], clusters, size)
             title = f"Predicted ({len(clusters)} clusters"

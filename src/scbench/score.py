@@ -22,6 +22,7 @@ import pandas as pd
 from attentionae_sc.metrics import clustering_scores
 from scbench.catalog import LABEL_KEY
 from scbench.files import atomic_path
+from scbench.methods.registry import unassigned_mask
 
 SCORE_KEYS = ("ari", "nmi", "asw", "db", "n_clusters", "n_unassigned")
 
@@ -57,9 +58,7 @@ def score_run(run_dir: str | Path, prepared: str | Path, pca: str | Path) -> dic
             raise ValueError(f"{run_dir}/labels.tsv lacks {int(labels.isna().sum())} of the "
                              f"dataset's {len(truth)} cells")
         labels = labels.to_numpy(dtype=object)
-        unassigned = record.get("extra", {}).get("unassigned_label")
-        if unassigned is not None:  # the method's declared sentinel (e.g. -1)
-            labels[labels == str(unassigned)] = None
+        labels[unassigned_mask(labels, record.get("extra", {}).get("unassigned_label"))] = None
         embedding_file = run_dir / "embedding.npy"
         source = "method" if embedding_file.is_file() else "pca"
         embedding = np.load(embedding_file if source == "method" else pca)

@@ -40,6 +40,17 @@ class MethodSpec:
     multithreaded: bool = False
 
 
+def unassigned_mask(labels: Any, unassigned_label: Any) -> Any:
+    """Boolean array: which cells carry the method's declared ``unassigned_label`` (compared as
+    text, as ``labels.tsv`` stores labels); all False when the method declared none."""
+    import numpy as np  # here: this module is standard library only at import
+
+    labels = np.asarray(labels)
+    if unassigned_label is None:
+        return np.zeros(len(labels), dtype=bool)
+    return labels.astype(str) == str(unassigned_label)
+
+
 @dataclass
 class MethodOutput:
     """What a method's ``run`` returns.

@@ -250,7 +250,7 @@ def check_output(spec: registry.MethodSpec, output: Any, n_obs: int):
                 f"cells (rows {embedding.shape[0] if embedding.ndim else 0} != {n_obs})")
         if embedding.dtype.kind not in "fiu":
             raise ContractError(f"method {name!r} returned a non-numeric embedding")
-        assigned = labels.astype(str) != str(unassigned)
+        assigned = ~registry.unassigned_mask(labels, unassigned)
         if not np.isfinite(embedding[assigned]).all():  # unassigned cells may have NaN rows
             raise ContractError(
                 f"method {name!r} returned a non-finite embedding for assigned cells")
@@ -365,9 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(output, registry.MethodOutput):
             record["extra"] = dict(output.extra)
         labels, embedding = check_output(spec, output, adata.n_obs)
-        found = pd.unique(labels.astype(str))
-        unassigned = record["extra"].get("unassigned_label")
-        record["n_clusters_found"] = int(sum(label != str(unassigned) for label in found))
+        unassigned = registry.unassigned_mask(labels, record["extra"].get("unassigned_label"))
+        record["n_clusters_found"] = len(pd.unique(labels[~unassigned].astype(str)))
         table = pd.DataFrame({"cell": adata.obs_names.astype(str), "label": labels})
         write_atomic(outdir / LABELS, lambda p: table.to_csv(p, sep="\t", index=False))
         if embedding is not None:
