@@ -68,6 +68,14 @@ def _size_order(labels: np.ndarray, n_centres: int) -> np.ndarray:
     return mapping
 
 
+def _finite_value(loss: torch.Tensor, stage: str, epoch: int) -> float:
+    """The loss as a float; a NaN/Inf loss stops training with a clear error."""
+    value = loss.item()
+    if not np.isfinite(value):
+        raise FloatingPointError(f"{stage} loss is {value} at epoch {epoch}")
+    return value
+
+
 class AttentionAESC:
     """AttentionAE-sc clustering of raw-count scRNA-seq data.
 
@@ -225,9 +233,7 @@ class AttentionAESC:
             reconstruction, graph_loss = module.losses(
                 output, x=x, counts=counts, graph_target=graph.target)
             loss = reconstruction + cfg.graph_weight * graph_loss
-            value = loss.item()
-            if not np.isfinite(value):
-                raise FloatingPointError(f"pretraining loss is {value} at epoch {epoch}")
+            value = _finite_value(loss, "pretraining", epoch)
             last = self._record(self.history.pretrain, last, loss=value,
                                 reconstruction=reconstruction.item(), graph=graph_loss.item())
             bar.update()
@@ -236,10 +242,7 @@ class AttentionAESC:
                 best, best_epoch = value, epoch
             elif epoch - best_epoch > cfg.pretrain_patience:
                 break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip_norm)
-            optimizer.step()
+            self._step(optimizer, loss, module.parameters())
             scheduler.step()
 
     @torch.no_grad()
@@ -283,34 +286,42 @@ class AttentionAESC:
             module.train()
             previous, last = None, time.perf_counter()
             for epoch in range(cfg.epochs_cluster):
-                output = module(x, graph.adjacency, sf)
-                q = self._soft_assignment(output.z)
-                p = target_distribution(q.detach() if cfg.detach_target else q)
-                labels = p.detach().argmax(dim=1)
+                loss, labels, terms = self._clustering_loss(x, counts, sf, graph)
+                value = _finite_value(loss, "clustering", epoch)
                 change = (float("nan") if previous is None
                           else float((labels != previous).float().mean()))
                 previous = labels
-                reconstruction, graph_loss = module.losses(
-                    output, x=x, counts=counts, graph_target=graph.target)
-                kl = kl_divergence(p, q)
-                loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
-                value = loss.item()
-                if not np.isfinite(value):
-                    raise FloatingPointError(f"clustering loss is {value} at epoch {epoch}")
                 n_clusters = int(torch.unique(labels).numel())
-                last = self._record(
-                    self.history.cluster, last, loss=value, kl=kl.item(),
-                    reconstruction=reconstruction.item(), graph=graph_loss.item(),
-                    n_clusters=float(n_clusters), label_change=change)
+                last = self._record(self.history.cluster, last, loss=value, **terms,
+                                    n_clusters=float(n_clusters), label_change=change)
                 bar.update()
                 bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=n_clusters)
                 if epoch > cfg.min_cluster_epochs and change < cfg.tol:
                     break
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(trained, cfg.clip_norm)
-                optimizer.step()
+                self._step(optimizer, loss, trained)
         self.centres = self.centres.detach()
+
+    def _clustering_loss(self, x, counts, sf, graph: _GraphInputs
+                         ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """KL(P||Q) + r2 * L_train (eq. 20), the labels (argmax of P) and the loss terms."""
+        cfg = self.config
+        output = self.module(x, graph.adjacency, sf)
+        q = self._soft_assignment(output.z)
+        p = target_distribution(q.detach() if cfg.detach_target else q)
+        reconstruction, graph_loss = self.module.losses(
+            output, x=x, counts=counts, graph_target=graph.target)
+        kl = kl_divergence(p, q)
+        loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
+        terms = {"kl": kl.item(), "reconstruction": reconstruction.item(),
+                 "graph": graph_loss.item()}
+        return loss, p.detach().argmax(dim=1), terms
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, params) -> None:
+        """One optimizer step on ``loss``, the gradient norm of ``params`` clipped."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, self.config.clip_norm)
+        optimizer.step()
 
     @staticmethod
     def _record(store: dict[str, list[float]], last: float, **values: float) -> float:

@@ -197,17 +197,21 @@ class AttentionAEModule(nn.Module):
             graph = torch.zeros((), device=x.device)
         return reconstruction, graph
 
+    def _fixed_while_clustering(self) -> list[nn.Parameter]:
+        """The decoder, the output heads and the BatchNorm scales and shifts."""
+        batchnorm = {id(p) for module in self.modules() if isinstance(module, nn.BatchNorm1d)
+                     for p in module.parameters()}
+        return [p for name, p in self.named_parameters()
+                if id(p) in batchnorm or name.startswith(
+                    ("decoder", "pi_head", "mu_head", "theta_head", "reconstruction_head"))]
+
     def clustering_parameters(self) -> list[nn.Parameter]:
         """Parameters the clustering stage updates, as in the authors' code: the encoder's linear
         layers, the GCN, the attention blocks and the z layer. The decoder, the output heads and
         the BatchNorm scales and shifts keep their pretrained values (BatchNorm's running
         statistics still follow the data in training mode)."""
-        frozen = {id(p) for module in self.modules() if isinstance(module, nn.BatchNorm1d)
-                  for p in module.parameters()}
-        frozen |= {id(p) for name, p in self.named_parameters()
-                   if name.startswith(("decoder", "pi_head", "mu_head", "theta_head",
-                                       "reconstruction_head"))}
-        return [p for p in self.parameters() if id(p) not in frozen]
+        fixed = {id(p) for p in self._fixed_while_clustering()}
+        return [p for p in self.parameters() if id(p) not in fixed]
 
     @contextmanager
     def clustering_stage(self) -> Iterator[list[nn.Parameter]]:
@@ -215,14 +219,12 @@ class AttentionAEModule(nn.Module):
         other parameters neither compute nor keep one (their last pretraining gradient is
         dropped), so no backward time goes into weights that stay fixed and gradient clipping
         sees only the weights being trained. Gradients are switched back on afterwards."""
-        trained = self.clustering_parameters()
-        kept = {id(p) for p in trained}
-        frozen = [p for p in self.parameters() if id(p) not in kept]
-        for p in frozen:
+        fixed = self._fixed_while_clustering()
+        for p in fixed:
             p.requires_grad_(False)
             p.grad = None
         try:
-            yield trained
+            yield self.clustering_parameters()
         finally:
-            for p in frozen:
+            for p in fixed:
                 p.requires_grad_(True)
