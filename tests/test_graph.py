@@ -3,7 +3,13 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from attentionae_sc.graph import gcn_normalize, leiden, neighbor_graph, to_torch
+from attentionae_sc.graph import (
+    gcn_normalize,
+    leiden,
+    neighbor_graph,
+    to_torch,
+    with_unit_diagonal,
+)
 
 
 def test_symmetric_normalisation_of_a_path_graph():
@@ -47,6 +53,21 @@ def test_gauss_knn_graph_is_sparse_symmetric_and_local():
     assert abs(conn - conn.T).max() < 1e-6
     assert conn.nnz <= 60 * 5 * 2
     assert conn[:30, 30:].nnz == 0  # no edges between the two distant blobs
+
+
+def test_unit_diagonal_completes_the_knn_kernel_like_the_dense_one():
+    # eq. 1 gives A_ii = exp(0) = 1; scanpy's kNN kernel leaves the diagonal out, its dense one not
+    points = np.random.default_rng(2).normal(size=(40, 6))
+    knn, dense = (
+        neighbor_graph(points, n_neighbors=5, method="gauss", knn=knn, metric="cosine",
+                       seed=0).connectivities
+        for knn in (True, False)
+    )
+    assert knn.diagonal().max() == 0 and np.all(dense.diagonal() == 1)
+    completed = with_unit_diagonal(knn)
+    np.testing.assert_array_equal(completed.diagonal(), 1)
+    np.testing.assert_array_equal((completed - sp.identity(40)).toarray(), knn.toarray())
+    np.testing.assert_array_equal(with_unit_diagonal(dense).toarray(), dense.toarray())
 
 
 def test_leiden_finds_two_blobs_and_is_seeded():

@@ -191,3 +191,20 @@ def test_gradient_through_the_target_distribution_changes_training(tiny_counts):
         for detach in (True, False)
     ]
     assert not np.allclose(*embeddings)
+
+
+@pytest.mark.parametrize(("variant", "diagonal"), [("paper", 1.0), ("reference", 0.0)])
+def test_graph_target_diagonal(tiny_counts, monkeypatch, variant, diagonal):
+    # The paper reconstructs A of eq. 1 (unit diagonal); the authors' code the kNN distances.
+    from attentionae_sc import model as model_module
+
+    targets = []
+    from_scipy = model_module.GraphTarget.from_scipy
+    def recording(matrix, *args, **kwargs):
+        targets.append(matrix)
+        return from_scipy(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(model_module.GraphTarget, "from_scipy", recording)
+    AttentionAESC(AttentionAEConfig.from_variant(variant, epochs_pretrain=1, epochs_cluster=0),
+                  seed=0, progress=False).fit(tiny_counts)
+    np.testing.assert_array_equal(targets[0].diagonal(), diagonal)

@@ -85,6 +85,16 @@ def gcn_normalize(adjacency: sp.spmatrix, mode: str = "symmetric") -> sp.csr_mat
     return sp.csr_matrix(scale @ with_loops @ scale, dtype=np.float32)
 
 
+def with_unit_diagonal(adjacency: sp.spmatrix) -> sp.csr_matrix:
+    """The adjacency with A_ii = 1, as the Gaussian kernel of eq. 1 gives (exp(0) = 1).
+
+    scanpy's kNN connectivities leave the diagonal empty; its dense kernel has it already.
+    """
+    adjacency = sp.csr_matrix(adjacency, dtype=np.float32)
+    diagonal = sp.diags(1.0 - adjacency.diagonal(), dtype=np.float32)
+    return sp.csr_matrix(adjacency + diagonal, dtype=np.float32)
+
+
 def to_torch(matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
     """A torch sparse CSR tensor, or a dense one when more than a quarter of entries are set."""
     n_rows, n_cols = matrix.shape

@@ -138,7 +138,8 @@ class AttentionAESC:
         adjacency = graphs.to_torch(normalized, self.device)
         target = None
         if with_target:
-            source = graph.connectivities if cfg.graph_target == "adjacency" else graph.distances
+            source = (graphs.with_unit_diagonal(graph.connectivities)
+                      if cfg.graph_target == "adjacency" else graph.distances)
             target = GraphTarget.from_scipy(source, self.device,
                                             block_elements=cfg.graph_block_elements)
         return _GraphInputs(adjacency, target)
