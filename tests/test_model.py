@@ -117,6 +117,14 @@ def test_predict_needs_the_model_genes(tiny_counts):
         AttentionAESC().predict(tiny_counts)
 
 
+def test_predict_warns_about_a_smaller_gene_set(tiny_counts):
+    # library sizes over fewer genes than in fit() shift the normalisation
+    model = AttentionAESC(seed=0, progress=False, **FAST).fit(tiny_counts)
+    model_genes = tiny_counts[:, model.gene_space.genes].copy()
+    with pytest.warns(UserWarning, match="pass the full gene set"):
+        model.predict(model_genes)
+
+
 @pytest.mark.parametrize("ablation", ["no_attention", "no_zinb", "no_residual", "no_gnn"])
 def test_every_ablation_trains(tiny_counts, ablation):
     model = AttentionAESC(seed=0, progress=False, ablation=ablation, **FAST).fit(tiny_counts)

@@ -175,7 +175,7 @@ class AttentionAESC:
         cells, genes = self._prepare(adata, layer, allow_non_integer)
         train = cells.subset(self._training_rows(cells.n_cells))
         self.n_training_cells = train.n_cells
-        self.gene_space = fit_gene_space(train, genes)
+        self.gene_space = fit_gene_space(train, genes, adata.n_vars)
         x = self._tensor(self.gene_space.scale(train.log_norm))
         counts = CountTarget.from_counts(self._tensor(train.counts))
         sf = self._tensor(size_factors(train.library_size))
@@ -341,7 +341,7 @@ class AttentionAESC:
         self._check_fitted()
         matrix = count_matrix(adata, layer)
         check_counts(matrix, allow_non_integer=True)
-        cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space.genes,
+        cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space,
                                     self.config.target_sum)
         if cells.n_cells <= self.config.n_neighbors and self.config.ablation != "no_gnn":
             raise InputError(f"need more than n_neighbors={self.config.n_neighbors} cells, "

@@ -20,6 +20,7 @@ class GeneSpace:
     genes: np.ndarray  # selected gene names, in model input order
     mean: np.ndarray  # per-gene mean of the log-normalised training cells
     std: np.ndarray  # per-gene standard deviation (1 where a gene is constant)
+    n_input_genes: int  # genes of the training data, over which library sizes were taken
 
     def scale(self, log_norm: np.ndarray) -> np.ndarray:
         """Z-score ``log_norm`` (cells x ``genes``) with the training statistics."""
@@ -106,19 +107,28 @@ def select_genes(
     return prepared, names[keep]
 
 
-def fit_gene_space(cells: Cells, genes: np.ndarray) -> GeneSpace:
+def fit_gene_space(cells: Cells, genes: np.ndarray, n_input_genes: int) -> GeneSpace:
     """Per-gene z-score statistics of ``cells`` (population standard deviation, as sklearn)."""
     mean = cells.log_norm.mean(axis=0, dtype=np.float64)
     std = cells.log_norm.std(axis=0, dtype=np.float64)
     std[std == 0] = 1.0
     return GeneSpace(genes=np.asarray(genes), mean=mean.astype(np.float32),
-                     std=std.astype(np.float32))
+                     std=std.astype(np.float32), n_input_genes=n_input_genes)
 
 
 def cells_in_gene_space(
-    matrix: np.ndarray | sp.csr_matrix, var_names: np.ndarray, genes: np.ndarray, target_sum: float
+    matrix: np.ndarray | sp.csr_matrix, var_names: np.ndarray, space: GeneSpace,
+    target_sum: float,
 ) -> Cells:
     """Prepare new cells on the fitted gene list (library size over all of their genes)."""
+    genes = space.genes
+    if len(var_names) < space.n_input_genes:
+        warnings.warn(
+            f"the data has {len(var_names)} genes, the training data had "
+            f"{space.n_input_genes}: each cell is normalised by its counts over all genes, so "
+            "a smaller gene set shifts the embedding and labels; pass the full gene set",
+            stacklevel=4,
+        )
     position = {name: i for i, name in enumerate(np.asarray(var_names))}
     missing = [g for g in genes if g not in position]
     if missing:
