@@ -102,7 +102,8 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
     jitter = np.random.default_rng(0)
     if log:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ticker.LogFormatter())
+        # plain numbers (0.01, 1, 100) rather than 1e-02 below 1
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
         ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False,
                                                          minor_thresholds=(2, 0.5)))
     for j, method in enumerate(order):
