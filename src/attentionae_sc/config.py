@@ -17,7 +17,7 @@ VARIANTS: tuple[str, ...] = ("paper", "reference")
 #: Settings on which the authors' code departs from the paper.
 REFERENCE_VARIANT: dict[str, Any] = {
     "gcn_normalization": "none",  # code: raw connectivities; paper: D^-1/2 A D^-1/2
-    "graph_target": "distances",  # code: kNN distance matrix; paper: the adjacency A
+    "graph_target": "distances",  # code: kNN distance matrix; paper: A of eq. 1 (A_ii = 1)
     "theta_activation": "softplus",  # code: softplus; paper: exp
     "student_t_power": 2.0,  # code: q <- q**(alpha+1)/2 (operator precedence); DEC: power 1
     # code: P is computed from Q without detaching, so KL's gradient also flows through P;
