@@ -24,6 +24,14 @@ def test_symmetric_normalisation_of_a_path_graph():
     np.testing.assert_allclose(normalised, normalised.T)
 
 
+def test_symmetric_normalisation_keeps_an_existing_unit_diagonal():
+    # the dense kernel of eq. 1 has A_ii = 1 already: no second self-loop
+    adjacency = np.array([[1, 0.5, 0], [0.5, 1, 0.2], [0, 0.2, 1]])
+    degree = adjacency.sum(1)
+    np.testing.assert_allclose(gcn_normalize(sp.csr_matrix(adjacency), "symmetric").toarray(),
+                               adjacency / np.sqrt(np.outer(degree, degree)), rtol=1e-6)
+
+
 def test_no_normalisation_returns_the_adjacency():
     adjacency = sp.random(6, 6, density=0.5, random_state=0, format="csr")
     np.testing.assert_allclose(gcn_normalize(adjacency, "none").toarray(), adjacency.toarray(),

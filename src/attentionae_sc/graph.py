@@ -68,23 +68,6 @@ def neighbor_graph(
     )
 
 
-def gcn_normalize(adjacency: sp.spmatrix, mode: str = "symmetric") -> sp.csr_matrix:
-    """D^-1/2 (A + I) D^-1/2 (Kipf & Welling, eq. 2 of the paper) or A itself (``"none"``).
-
-    Self-loops are added before the symmetric normalisation so that each cell keeps its own
-    features; the authors' dense Gaussian kernel has them already (unit diagonal).
-    """
-    adjacency = sp.csr_matrix(adjacency, dtype=np.float64)
-    if mode == "none":
-        return adjacency.astype(np.float32)
-    if mode != "symmetric":
-        raise ValueError(f"unknown GCN normalisation {mode!r}")
-    with_loops = adjacency + sp.identity(adjacency.shape[0], format="csr")
-    inv_sqrt = 1.0 / np.sqrt(np.asarray(with_loops.sum(axis=1)).ravel())
-    scale = sp.diags(inv_sqrt)
-    return sp.csr_matrix(scale @ with_loops @ scale, dtype=np.float32)
-
-
 def with_unit_diagonal(adjacency: sp.spmatrix) -> sp.csr_matrix:
     """The adjacency with A_ii = 1, as the Gaussian kernel of eq. 1 gives (exp(0) = 1).
 
@@ -93,6 +76,23 @@ def with_unit_diagonal(adjacency: sp.spmatrix) -> sp.csr_matrix:
     adjacency = sp.csr_matrix(adjacency, dtype=np.float32)
     diagonal = sp.diags(1.0 - adjacency.diagonal(), dtype=np.float32)
     return sp.csr_matrix(adjacency + diagonal, dtype=np.float32)
+
+
+def gcn_normalize(adjacency: sp.spmatrix, mode: str = "symmetric") -> sp.csr_matrix:
+    """D^-1/2 A D^-1/2 with A's unit diagonal (eq. 2 of the paper), or A itself (``"none"``).
+
+    Eq. 1 gives each cell a self-loop of weight 1, so each cell keeps its own features. The
+    kNN kernel lacks it and gets it here (then this is Kipf & Welling's D^-1/2 (A + I) D^-1/2);
+    the dense kernel has it already.
+    """
+    if mode == "none":
+        return sp.csr_matrix(adjacency, dtype=np.float32)
+    if mode != "symmetric":
+        raise ValueError(f"unknown GCN normalisation {mode!r}")
+    with_loops = with_unit_diagonal(adjacency).astype(np.float64)
+    inv_sqrt = 1.0 / np.sqrt(np.asarray(with_loops.sum(axis=1)).ravel())
+    scale = sp.diags(inv_sqrt)
+    return sp.csr_matrix(scale @ with_loops @ scale, dtype=np.float32)
 
 
 def to_torch(matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
