@@ -131,6 +131,12 @@ def method_params(wildcards):
     return json.dumps(config["method_params"].get(wildcards.method, {}), sort_keys=True)
 
 
+def run_time_limit_s(wildcards, resources):
+    """When run_method.sh stops a run (s): 2 minutes before its ``runtime`` (min), so that
+    its record is written before a scheduler's own time limit cancels the job."""
+    return max(60, int(resources.runtime) * 60 - 120)
+
+
 def grid(pattern, **fixed):
     """Expand ``pattern`` over the configured datasets, methods and seeds."""
     values = {"dataset": config["datasets"], "method": config["methods"], "seed": SEEDS}

@@ -1,7 +1,7 @@
 # One run per dataset x method x seed, in the method's own environment.
 # The runner always writes record.json: status ok, failed (with the reason) or unavailable.
-# A run whose process is killed (out of memory, segfault) is retried with more memory and time;
-# after the last attempt run_method.sh records it as failed.
+# A run whose process is killed (out of memory, segfault) or still running near its `runtime`
+# is retried with more memory and time; after the last attempt run_method.sh records it as failed.
 
 RUN_ATTEMPTS = 3
 RUN_SCRIPT = Path(workflow.basedir) / "workflow" / "scripts" / "run_method.sh"
@@ -42,12 +42,14 @@ rule run_method:
     params:
         script=RUN_SCRIPT,
         attempts=RUN_ATTEMPTS,
+        time_limit_s=run_time_limit_s,
         python=method_python,
         method_params=method_params,
         device=config["device"],
         outdir=lambda wc, output: Path(output.record).parent,
     shell:
-        "bash {params.script:q} {params.python} {resources.attempt} {params.attempts} {log:q}"
+        "bash {params.script:q} {params.python} {resources.attempt} {params.attempts}"
+        " {params.time_limit_s} {log:q}"
         " -- --method {wildcards.method} --input {input.prepared:q} --seed {wildcards.seed}"
         " --outdir {params.outdir:q} --threads {threads} --device {params.device}"
         " --params {params.method_params:q}"

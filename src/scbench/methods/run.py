@@ -9,7 +9,8 @@ contract gives ``status="failed"``; a method that cannot run here (not implement
 environment missing) gives ``status="unavailable"``; both exit 0 so the workflow goes on. Only usage
 errors (unknown method, unreadable input, bad ``--params``) exit non-zero. ``--crashed CODE`` runs
 nothing and records a failed run whose process died with CODE (the workflow's
-``run_method.sh`` uses it after the last attempt of a killed run).
+``run_method.sh`` uses it after the last attempt of a killed run; 124 means stopped at the time
+limit).
 
 This module runs inside every method environment, old ones included (numpy<2, anndata<0.11):
 at module level it imports the standard library only; numpy/pandas/anndata are imported after the
@@ -266,7 +267,11 @@ def failure_reason(error: BaseException, limit: int = 1000) -> str:
 
 
 def crash_reason(exit_code: int) -> str:
-    """Why a run whose process died with ``exit_code`` (as the shell reports it) failed."""
+    """Why a run whose process died with ``exit_code`` (as the shell reports it) failed; 124 is
+    the code of ``timeout``, with which the workflow stops a run at its time limit."""
+    if exit_code == 124:
+        return ("the run did not finish within its time limit (the workflow's runtime resource, "
+                "raised on each retry); see its log")
     if exit_code > 128:
         signal = exit_code - 128
         hint = {9: " (SIGKILL: out of memory?)", 11: " (SIGSEGV)", 6: " (SIGABRT)"}.get(signal, "")
