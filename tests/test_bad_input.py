@@ -86,6 +86,8 @@ def test_cli_missing_label_key_fails_before_training(tmp_path, h5ad, capsys):
     (["--resolution", "-1"], "resolution"),
     (["--seed", "-1"], "seed"),
     (["--label-key", "celltype", "--key-added", "celltype"], "overwrite the true labels"),
+    (["--threads", "0"], "--threads must be >= 1"),
+    (["--graph-method", "umap", "--variant", "reference"], "needs graph_knn=True"),
 ])
 def test_cli_bad_options_fail_before_reading(tmp_path, h5ad, capsys, options, message):
     out = tmp_path / "res.h5ad"
@@ -119,10 +121,21 @@ def test_cli_bad_counts_report_and_write_nothing(tmp_path, tiny_counts, capsys):
     bad.X = bad.X.toarray() - 1
     path = tmp_path / "scaled.h5ad"
     bad.write_h5ad(path)
-    out = tmp_path / "res.h5ad"
-    assert main([str(path), "--out", str(out), *FAST]) == 2
+    out, metrics = tmp_path / "new" / "res.h5ad", tmp_path / "other" / "deeper" / "m.json"
+    assert main([str(path), "--out", str(out), "--metrics-json", str(metrics), *FAST]) == 2
     assert "negative values" in capsys.readouterr().err
-    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scaled.h5ad"]  # no directories either
+
+
+def test_predict_checks_counts_like_fit(tiny_counts):
+    model = AttentionAESC(progress=False, epochs_pretrain=3, epochs_cluster=2).fit(tiny_counts)
+    scaled = _with_x(tiny_counts, tiny_counts.X.toarray() * 0.5)
+    with pytest.raises(InputError, match="non-integer"):
+        model.predict(scaled)
+    with pytest.raises(InputError, match="non-integer"):
+        model.transform(scaled)
+    with pytest.warns(UserWarning, match="non-integer"):
+        assert model.predict(scaled, allow_non_integer=True).shape == (tiny_counts.n_obs,)
 
 
 def test_atomic_path_keeps_the_previous_file_when_writing_fails(tmp_path):

@@ -6,6 +6,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 from attentionae_sc import AttentionAEConfig, AttentionAESC, cluster
+from attentionae_sc.simulation import simulate_counts
 
 FAST = {"epochs_pretrain": 15, "epochs_cluster": 5}
 
@@ -38,18 +39,30 @@ def test_cluster_writes_labels_embedding_and_run_info(tiny_counts):
     timings = {"preprocess_s", "pretrain_s", "cluster_init_s", "cluster_s", "total_s"}
     assert timings <= set(info["timings"])
     assert info["memory"]["peak_rss_mb"] > 0
-    assert info["n_genes"] == 300 or info["n_genes"] < 300
+    expressed = int((np.asarray(tiny_counts.X.sum(axis=0)).ravel() > 0).sum())
+    assert info["n_genes"] == expressed  # fewer genes than n_hvg: all expressed genes are used
     copy = cluster(tiny_counts, seed=0, progress=False, copy=True, **FAST)
     assert "attentionae_sc" in copy.obs and "attentionae_sc" not in tiny_counts.obs
 
 
-def test_same_seed_same_labels_on_cpu(tiny_counts):
-    first = AttentionAESC(seed=3, device="cpu", progress=False, **FAST).fit(tiny_counts)
-    second = AttentionAESC(seed=3, device="cpu", progress=False, **FAST).fit(tiny_counts)
+def test_same_seed_same_labels_on_cpu():
+    # 200 cells: the 15-NN adjacency is sparse enough to train through the sparse-CSR path
+    adata = simulate_counts(200, 300, 3, seed=3)
+    first = AttentionAESC(seed=3, device="cpu", progress=False, **FAST).fit(adata)
+    second = AttentionAESC(seed=3, device="cpu", progress=False, **FAST).fit(adata)
     np.testing.assert_array_equal(first.labels_, second.labels_)
     np.testing.assert_array_equal(first.embedding_, second.embedding_)
-    other = AttentionAESC(seed=4, device="cpu", progress=False, **FAST).fit(tiny_counts)
+    other = AttentionAESC(seed=4, device="cpu", progress=False, **FAST).fit(adata)
     assert not np.array_equal(first.embedding_, other.embedding_)
+
+
+def test_umap_cell_graph_trains_and_initialises_from_the_gaussian_kernel(tiny_counts):
+    umap = AttentionAESC(seed=0, progress=False, graph_method="umap", **FAST).fit(tiny_counts)
+    gauss = AttentionAESC(seed=0, progress=False, **FAST).fit(tiny_counts)
+    assert umap.init_graph == "dense" and (umap.labels_ >= 0).all()
+    assert not np.array_equal(umap.embedding_, gauss.embedding_)
+    with pytest.raises(ValueError, match="needs graph_knn=True"):
+        AttentionAEConfig(graph_method="umap", graph_knn=False)
 
 
 def test_refit_starts_afresh_and_a_failed_fit_leaves_no_model(tiny_counts):

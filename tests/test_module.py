@@ -172,7 +172,9 @@ class _LargestDenseTensor(TorchDispatchMode):
 
 def test_a_training_step_allocates_no_dense_n_by_n_tensor():
     # memory O(n) is what lets full-batch training scale (GPU); this checks it op by op on CPU:
-    # sparse GCN, fused attention and the graph loss in row blocks keep every tensor below n^2
+    # sparse GCN, fused attention and the graph loss in row blocks keep every tensor below n^2.
+    # The blocks here are 50 rows; the default's 2^25 entries are the whole n x n below 5793
+    # cells (next test), where that is at most 128 MB.
     n, genes = 1000, 20
     torch.manual_seed(0)
     knn = sp.random(n, n, density=15 / n, random_state=0, format="csr")
@@ -186,3 +188,11 @@ def test_a_training_step_allocates_no_dense_n_by_n_tensor():
         reconstruction, graph = module.losses(out, x=x, counts=counts, graph_target=target)
         (reconstruction + graph).backward()
     assert 0 < mode.largest < n * n
+
+
+def test_graph_loss_blocks_hold_at_most_block_elements_entries():
+    for n in (1000, 5792, 5793, 20_000):
+        blocks = GraphTarget.from_scipy(sp.identity(n, format="csr"), torch.device("cpu")).blocks
+        sizes = [(stop - start) * n for start, stop, *_ in blocks]
+        assert max(sizes) <= 2**25 and sum(sizes) == n * n
+        assert (len(blocks) == 1) == (n * n <= 2**25)

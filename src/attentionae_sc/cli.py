@@ -86,6 +86,8 @@ def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Validate everything cheap first, train, then write outputs atomically."""
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"invalid option: --threads must be >= 1, got {args.threads}")
     if args.label_key and args.label_key == args.key_added:
         raise InputError(f"--key-added {args.key_added!r} would overwrite the true labels in "
                          f"--label-key; choose another name")
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     adata = _read(args.input)
     if args.label_key:
         check_label_key(adata, args.label_key)
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     model.fit(adata, layer=args.layer, allow_non_integer=args.allow_non_integer)
     write_results(adata, model, args.key_added)

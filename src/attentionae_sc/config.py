@@ -63,11 +63,11 @@ class AttentionAEConfig:
     pretrain_patience: int = 50  # stop pretraining after this many epochs without a lower loss
     # clustering stage (section 2.5)
     resolution: float = 1.0
-    # Graph of Z for the Leiden initialisation. Paper: silent; code: neighbors(knn=False), a
-    # dense Gaussian kernel over all training cells, which are never more than its 4000-cell
-    # subsample. Up to this many training cells we do the same; above it (full-batch training),
-    # a sparse kNN graph, because the dense kernel's n^2 edges stall Leiden (10k cells: >5 min,
-    # >12 GB). 0 = always the kNN graph.
+    # Graph of Z for the Leiden initialisation, a Gaussian kernel whatever graph_method is.
+    # Paper: silent; code: neighbors(method="gauss", knn=False), a dense kernel over all training
+    # cells, which are never more than its 4000-cell subsample. Up to this many training cells we
+    # do the same; above it (full-batch training), the kernel on a sparse kNN graph, because the
+    # dense kernel's n^2 edges stall Leiden (10k cells: >5 min, >12 GB). 0 = always the kNN graph.
     init_graph_dense_max_cells: int = 4000
     # Network mode for the Z that Leiden initialises from. Paper: silent; code: the model is never
     # switched to eval mode, so input noise, query dropout and batch-statistics BatchNorm are on
@@ -110,6 +110,9 @@ class AttentionAEConfig:
                 f"max_cells ({self.max_cells}) must exceed n_neighbors ({self.n_neighbors}); "
                 "use None to train on all cells"
             )
+        if self.graph_method == "umap" and not self.graph_knn:
+            raise ValueError("graph_method 'umap' needs graph_knn=True: scanpy builds UMAP "
+                             "connectivities on the kNN graph only")
         if len(self.hidden) != 3:
             raise ValueError(f"hidden must have three sizes (enc1, enc2, z), got {self.hidden}")
 

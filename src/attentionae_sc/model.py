@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from anndata import AnnData
 from tqdm.auto import tqdm
@@ -144,14 +145,21 @@ class AttentionAESC:
                                             block_elements=cfg.graph_block_elements)
         return _GraphInputs(adjacency, target)
 
-    def _prepare(self, adata: AnnData, layer: str | None,
-                 allow_non_integer: bool) -> tuple[Cells, np.ndarray]:
+    @staticmethod
+    def _checked_counts(adata: AnnData, layer: str | None,
+                        allow_non_integer: bool) -> np.ndarray | sp.spmatrix:
+        """The count matrix of ``adata.X`` or ``layer``, after :func:`check_counts`."""
         matrix = count_matrix(adata, layer)
         check_counts(matrix, allow_non_integer=allow_non_integer,
                      what="adata.X" if layer is None else f"adata.layers[{layer!r}]")
+        return matrix
+
+    def _prepare(self, adata: AnnData, layer: str | None,
+                 allow_non_integer: bool) -> tuple[Cells, np.ndarray]:
         return select_genes(
-            matrix, adata.var_names.to_numpy(), n_hvg=self.config.n_hvg,
-            target_sum=self.config.target_sum, min_cells=self.config.n_neighbors + 1,
+            self._checked_counts(adata, layer, allow_non_integer), adata.var_names.to_numpy(),
+            n_hvg=self.config.n_hvg, target_sum=self.config.target_sum,
+            min_cells=self.config.n_neighbors + 1,
         )
 
     def _training_rows(self, n_cells: int) -> np.ndarray:
@@ -264,11 +272,12 @@ class AttentionAESC:
         return target_distribution(self._soft_assignment(z)).argmax(dim=1).cpu().numpy()
 
     def _initial_centres(self, z: torch.Tensor) -> torch.Tensor:
-        """Leiden on a graph of the pretrained embedding; each cluster's mean is a centre."""
+        """Leiden on a Gaussian-kernel graph of the pretrained embedding (as the authors' code,
+        whatever ``graph_method`` is); each cluster's mean is a centre."""
         cfg = self.config
         z_np = z.cpu().numpy()
         self.init_graph = "dense" if len(z_np) <= cfg.init_graph_dense_max_cells else "knn"
-        z_graph = graphs.neighbor_graph(z_np, n_neighbors=cfg.n_neighbors, method=cfg.graph_method,
+        z_graph = graphs.neighbor_graph(z_np, n_neighbors=cfg.n_neighbors, method="gauss",
                                         knn=self.init_graph == "knn", metric=cfg.graph_metric,
                                         seed=self.seed)
         labels = graphs.leiden(z_graph.connectivities, resolution=cfg.resolution, seed=self.seed)
@@ -337,10 +346,10 @@ class AttentionAESC:
         if self.labels_ is None:  # set last in fit()
             raise RuntimeError("this AttentionAESC is not fitted yet; call fit() first")
 
-    def _new_cells(self, adata: AnnData, layer: str | None) -> tuple[Cells, torch.Tensor]:
+    def _new_cells(self, adata: AnnData, layer: str | None,
+                   allow_non_integer: bool) -> tuple[Cells, torch.Tensor]:
         self._check_fitted()
-        matrix = count_matrix(adata, layer)
-        check_counts(matrix, allow_non_integer=True)
+        matrix = self._checked_counts(adata, layer, allow_non_integer)
         cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space,
                                     self.config.target_sum)
         if cells.n_cells <= self.config.n_neighbors and self.config.ablation != "no_gnn":
@@ -350,21 +359,26 @@ class AttentionAESC:
                         self._graph(cells, with_target=False).adjacency)
         return cells, z
 
-    def transform(self, adata: AnnData, layer: str | None = None) -> np.ndarray:
-        """Embedding Z of new cells (NaN rows for cells without counts)."""
-        cells, z = self._new_cells(adata, layer)
+    def transform(self, adata: AnnData, layer: str | None = None, *,
+                  allow_non_integer: bool = False) -> np.ndarray:
+        """Embedding Z of new cells (NaN rows for cells without counts).
+
+        The counts are checked as in :meth:`fit`: non-integer values need ``allow_non_integer``.
+        """
+        cells, z = self._new_cells(adata, layer, allow_non_integer)
         out = np.full((adata.n_obs, z.shape[1]), np.nan, dtype=np.float32)
         out[cells.index] = z.cpu().numpy()
         return out
 
-    def predict(self, adata: AnnData, layer: str | None = None) -> np.ndarray:
+    def predict(self, adata: AnnData, layer: str | None = None, *,
+                allow_non_integer: bool = False) -> np.ndarray:
         """Cluster ids of new cells in the fitted clusters (-1 for cells without counts).
 
         New cells get their own graph and are assigned by argmax of P computed over them.
         Ids are those of ``labels_``. As in :meth:`fit`, each cell is normalised by its counts
         over all genes of ``adata``, so pass the whole gene set, not only the model's genes.
         """
-        cells, z = self._new_cells(adata, layer)
+        cells, z = self._new_cells(adata, layer, allow_non_integer)
         out = np.full(adata.n_obs, UNASSIGNED, dtype=np.int64)
         out[cells.index] = self._label_of_centre[self._assign(z)]
         return out

@@ -67,14 +67,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def check_writable(path: str | os.PathLike) -> None:
-    """Raise ``PermissionError`` now, rather than after training, if ``path`` cannot be written."""
+    """Raise ``PermissionError`` now, rather than after training, if ``path`` cannot be written.
+
+    Creates nothing: missing parent directories are checked through their nearest existing
+    ancestor, and :func:`atomic_path` creates them when the output is written.
+    """
     final = Path(path)
-    parent = final.parent if str(final.parent) else Path(".")
     if final.is_dir():
         raise IsADirectoryError(f"output path {final} is a directory")
+    existing = final.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{final.name}.", suffix=".probe"):
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a directory")
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".attentionae-sc.",
+                                         suffix=".probe"):
             pass
     except OSError as error:
-        raise PermissionError(f"cannot write output {final}: {error.strerror or error}") from error
+        raise PermissionError(f"cannot write output {final}: {error}") from error
