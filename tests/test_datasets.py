@@ -7,6 +7,7 @@ import http.client
 import io
 import subprocess
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import anndata as ad
@@ -14,6 +15,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.io
 
 from attentionae_sc.simulation import simulate_counts
 from attentionae_sc.validation import InputError
@@ -123,6 +125,12 @@ def test_corrupt_and_truncated_files_give_a_format_error(tmp_path, xy_file):
     truncated.write_bytes(xy_file.read_bytes()[:500])
     with pytest.raises(FormatError, match="not a readable HDF5"):
         read("h5_xy", [truncated], "Y")
+    h5ad = tmp_path / "d.h5ad"
+    simulate_counts(60, 30, 2, seed=0).write_h5ad(h5ad)
+    cut = tmp_path / "cut.h5ad"
+    cut.write_bytes(h5ad.read_bytes()[:2000])
+    with pytest.raises(FormatError, match="cut.h5ad: not a readable .h5ad"):
+        read("h5ad", [cut], "celltype")
     not_zip = tmp_path / "x.zip"
     not_zip.write_bytes(b"garbage")
     with pytest.raises(FormatError, match="not a valid zip"):
@@ -179,8 +187,40 @@ def test_custom_dataset_with_checksum_is_prepared(tmp_path):
             "path": str(source), "format": "h5ad"}}}), [source], tmp_path / "x.h5ad")
 
 
+def test_transposed_h5ad_and_10x_matrices_are_named_as_such(tmp_path):
+    adata = simulate_counts(60, 30, 2, seed=0)
+    flipped = ad.AnnData(adata.X.T.tocsr(), obs=pd.DataFrame(index=adata.var_names),
+                         var=adata.obs)
+    flipped.write_h5ad(tmp_path / "flipped.h5ad")
+    with pytest.raises(FormatError, match="looks transposed"):
+        read("h5ad", [tmp_path / "flipped.h5ad"], "celltype")
+    # a 10x matrix written cells x genes instead of genes x cells
+    scipy.io.mmwrite(tmp_path / "matrix.mtx", adata.X.tocoo())
+    pd.Series(adata.obs_names).to_csv(tmp_path / "barcodes.tsv", index=False, header=False)
+    pd.Series(adata.var_names).to_csv(tmp_path / "features.tsv", index=False, header=False)
+    adata.obs[["celltype"]].to_csv(tmp_path / "labels.csv")
+    files = [tmp_path / n for n in ("matrix.mtx", "barcodes.tsv", "features.tsv", "labels.csv")]
+    with pytest.raises(FormatError, match="stored cells x genes"):
+        read("10x_mtx", files, "celltype")
+    scipy.io.mmwrite(tmp_path / "matrix.mtx", adata.X.T.tocoo())
+    assert read("10x_mtx", files, "celltype").shape == (60, 30)
+
+
+def test_a_registry_file_replaced_after_fetching_is_caught_at_prepare(tmp_path):
+    source = tmp_path / "mine.h5ad"
+    simulate_counts(80, 100, 2, seed=0).write_h5ad(source)
+    spec = _custom(source, sha256=file_hashes(source)["sha256"])
+    registry_spec = DatasetSpec(**{**asdict(spec), "kind": "registry"})
+    simulate_counts(80, 100, 2, seed=1).write_h5ad(source)  # another file under the same name
+    with pytest.raises(ChecksumError):
+        prepare(registry_spec, [source], tmp_path / "prepared.h5ad")
+    assert not (tmp_path / "prepared.h5ad").exists()
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda a: a[:20].copy(), "at least 50 needed"),
+    (lambda a: _relabel(a, "batch1"), "1 cell type"),
+    (lambda a: a[:, :1].copy(), "1 gene"),
     (lambda a: _set(a, np.nan), "NaN/Inf"),
     (lambda a: _set(a, 0.5), "non-integer"),
     (lambda a: _set(a, -3.0), "negative"),
@@ -202,6 +242,11 @@ def _set(adata: ad.AnnData, value: float) -> ad.AnnData:
     dense = adata.X.toarray()
     dense[1, 1] = value
     adata.X = dense
+    return adata
+
+
+def _relabel(adata: ad.AnnData, label: str) -> ad.AnnData:
+    adata.obs["celltype"] = label
     return adata
 
 

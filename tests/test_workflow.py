@@ -61,10 +61,12 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_confi
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_seeds_given_on_the_command_line_are_integers(tmp_path):
-    result = snakemake(tmp_path, "-n", "--config", "seeds=[0,7]")
+def test_values_given_on_the_command_line_get_their_types(tmp_path):
+    result = snakemake(tmp_path, "-n", "-p", "--config", "seeds=[0,7]",
+                       "method_params={kmeans: {n_init: 5, scale_max: 7.5}}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "seed7" in result.stdout
+    assert """'{"n_init": 5, "scale_max": 7.5}'""" in result.stdout  # numbers, not strings
 
 
 @pytest.mark.parametrize("key, value, expected", [

@@ -25,6 +25,8 @@ from scbench.files import atomic_path
 from scbench.readers import read
 
 MIN_CELLS = 50
+MIN_GENES = 2  # genes with any counts
+MIN_TYPES = 2
 
 
 def check_prepared(adata: ad.AnnData, name: str, counts: bool = True) -> None:
@@ -36,9 +38,17 @@ def check_prepared(adata: ad.AnnData, name: str, counts: bool = True) -> None:
     if adata.obs[LABEL_KEY].isna().any():
         raise InputError(f"dataset {name!r}: {int(adata.obs[LABEL_KEY].isna().sum())} cells "
                          "have no label")
+    n_types = adata.obs[LABEL_KEY].nunique()
+    if n_types < MIN_TYPES:
+        raise InputError(f"dataset {name!r} has {n_types} cell type(s); at least {MIN_TYPES} "
+                         "needed (is the label key a constant column, e.g. a batch?)")
     check_counts(adata.X, allow_non_integer=not counts, what=f"dataset {name!r}")
     if np.asarray(adata.X.sum(axis=1)).ravel().max(initial=0) == 0:
         raise InputError(f"dataset {name!r}: every cell has zero counts")
+    n_genes = int((np.asarray(adata.X.sum(axis=0)).ravel() > 0).sum())
+    if n_genes < MIN_GENES:
+        raise InputError(f"dataset {name!r} has {n_genes} gene(s) with counts; at least "
+                         f"{MIN_GENES} needed")
 
 
 def prepare(spec: DatasetSpec, raw_files: Sequence[str | Path], out: str | Path) -> ad.AnnData:
@@ -47,9 +57,8 @@ def prepare(spec: DatasetSpec, raw_files: Sequence[str | Path], out: str | Path)
         adata = simulate_counts(**spec.simulate)
         provenance: dict[str, Any] = {"simulation": spec.simulate}
     else:
-        if spec.kind == "custom":
-            for entry, path in zip(spec.files, raw_files):
-                verify(path, entry, str(path))
+        for entry, path in zip(spec.files, raw_files):  # a file replaced since it was fetched
+            verify(path, entry, str(path))
         adata = read(spec.format, raw_files, spec.label_key)
         provenance = {"files": [Path(p).name for p in raw_files],
                       "sources": [f.get("url") or f.get("path") or "" for f in spec.files],

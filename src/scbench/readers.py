@@ -167,9 +167,15 @@ def read_h5ad(files: Sequence[Path], label_key: str) -> ad.AnnData:
     """An ``.h5ad`` with raw counts in ``X`` (or ``layers['counts']``) and labels in obs."""
     parts = []
     for path in files:
-        adata = ad.read_h5ad(path)
+        try:
+            adata = ad.read_h5ad(path)
+        except Exception as err:  # h5py/anndata raise many types for corrupt files
+            raise FormatError(f"{path}: not a readable .h5ad ({type(err).__name__}: {err})") \
+                from err
         if label_key not in adata.obs:
-            raise FormatError(f"{path}: obs has no label column {label_key!r}; "
+            hint = (" but var has it: the matrix looks transposed (genes x cells); AnnData "
+                    "wants cells as rows" if label_key in adata.var else "")
+            raise FormatError(f"{path}: obs has no label column {label_key!r}{hint}; "
                               f"columns: {list(adata.obs.columns)}")
         counts = adata.layers["counts"] if "counts" in adata.layers else adata.X
         parts.append(_standard(counts, adata.obs[label_key], adata.obs_names, adata.var_names))
@@ -206,6 +212,12 @@ def read_10x_mtx(files: Sequence[Path], label_key: str) -> ad.AnnData:
     barcodes = pd.read_csv(by_role["barcodes"], header=None, sep="\t")[0]
     genes = pd.read_csv(by_role["features"], header=None, sep="\t")
     genes = genes[1] if genes.shape[1] > 1 else genes[0]
+    if counts.shape != (len(barcodes), len(genes)):
+        stored = (counts.shape[1], counts.shape[0])
+        hint = (" (it is stored cells x genes; 10x stores genes x cells)"
+                if counts.shape == (len(genes), len(barcodes)) else "")
+        raise FormatError(f"{by_role['matrix.mtx']}: matrix is {stored[0]} x {stored[1]} but "
+                          f"there are {len(genes)} features and {len(barcodes)} barcodes{hint}")
     labels = _read_labels(by_role["labels"], label_key).reindex(barcodes.astype(str))
     if labels.isna().any():
         raise FormatError(f"{by_role['labels']}: {int(labels.isna().sum())} barcodes have no label")

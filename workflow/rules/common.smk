@@ -8,15 +8,15 @@ from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 from scbench.catalog import load_registry, resolve
+from scbench.config_values import typed
 from scbench.envs import MAIN as MAIN_ENV, requirement_files, run_env
 from scbench.methods.registry import METHODS
 
-# `--config seeds=[0,1,2]` on the command line gives strings; the schema wants integers.
-if "seeds" in config:
-    config["seeds"] = [
-        int(seed) if isinstance(seed, str) and seed.isdigit() else seed
-        for seed in config["seeds"]
-    ]
+# `--config 'seeds=[0,1,2]'` on the command line gives strings; so do nested method
+# parameters and custom dataset entries. The schema and the methods want numbers and booleans.
+for key in ("seeds", "method_params", "custom_datasets"):
+    if key in config:
+        config[key] = typed(config[key])
 validate(config, schema="../../config/schema/config.schema.yaml", set_default=True)
 
 
