@@ -142,6 +142,35 @@ def test_summary_numbers_and_status(records, metrics):
     assert summary.loc["Mean", ("km_pca", "status")] == "incomplete"
 
 
+def test_a_mean_over_partial_cells_is_marked_and_not_ranked(records):
+    # km_pca on sim_hard as well, all seeds ok and best there: its sim_easy cell lacks seed 2
+    records = [r for r in records if not (r["method"] == "km_pca" and r["dataset"] == "sim_hard")]
+    records += [{**r, "dataset": "sim_hard", "status": "ok", "ari": 0.99}
+                for r in records if r["method"] == "km_pca" and r["dataset"] == "sim_easy"]
+    summary = summary_table(metrics_table(records), METHODS, "ari")
+    assert summary.loc["Mean", ("km_pca", "status")] == "partial"
+    assert summary.loc["Mean", ("km_pca", "mean")] > summary.loc["Mean", ("attentionae_sc", "mean")]
+    mean_row = summary_to_markdown(summary, METHODS).splitlines()[4].split(" | ")
+    assert mean_row[2].endswith("(partial)") and not mean_row[2].startswith("**")
+    assert mean_row[1].startswith("**")
+
+
+def test_seeds_without_a_value_are_counted_and_not_ranked(records):
+    # a successful seed with one cluster has no silhouette; it is not a failed seed
+    records = [{**r, "asw": None} if (r["method"], r["dataset"], r["seed"]) ==
+               ("attentionae_sc", "sim_hard", 0) else r for r in records]
+    summary = summary_table(metrics_table(records), METHODS, "asw")
+    assert summary.loc["sim_hard", ("attentionae_sc", "status")] == "1 not computable"
+    assert summary.loc["sim_hard", ("attentionae_sc", "n_ok")] == 2
+    assert summary.loc["Mean", ("attentionae_sc", "status")] == "partial"
+
+
+def test_values_that_round_to_zero_print_without_a_sign(records):
+    records = [{**r, "ari": -0.0001} if r["method"] == "leiden" else r for r in records]
+    md = summary_to_markdown(summary_table(metrics_table(records), METHODS, "ari"), METHODS)
+    assert "-0.000" not in md and "| 0.000 ± 0.000 |" in md
+
+
 def test_summary_mixed_failures_and_controls_last(records):
     records = [r for r in records if not (r["method"] == "km_pca" and r["dataset"] == "sim_easy")]
     records += [{**r, "dataset": "sim_easy", "status": "failed" if r["seed"] < 2 else "unavailable"}

@@ -111,3 +111,35 @@ def test_only_controls_get_grey_bars():
         red, green, blue = to_rgb(style["facecolor"])
         grey = max(red, green, blue) - min(red, green, blue) < 0.05
         assert grey == (REGISTRY[name].implementation == "control"), name
+
+
+def _captured_figure(monkeypatch):
+    """Make the figure functions hand over their Figure instead of saving it."""
+    import scbench.figures as figures
+
+    captured = []
+    monkeypatch.setattr(figures, "_save", lambda fig, *paths: captured.append(fig))
+    return captured
+
+
+def test_cost_legend_gives_threads_and_leaves_out_methods_that_never_ran(metrics, monkeypatch):
+    captured = _captured_figure(monkeypatch)
+    threads = metrics["method"].map({"attentionae_sc": 2, "km_pca": 1, "leiden": 1})
+    cost = metrics.assign(threads=threads.astype("Int64"),
+                          runtime_s=np.where(metrics["method"] == "leiden", 0.0, 3.0))
+    cost.loc[cost["method"] == "km_pca", "status"] = "unavailable"
+    fig_cost(cost, METHODS, "cost.png", "cost.pdf")
+    legend = [t.get_text() for t in captured[0].legends[0].get_texts()]
+    assert legend == ["AttentionAE-sc (2 threads)", "Leiden (control) (1 thread)"]
+    assert "k_means*" in captured[0].get_supxlabel()  # named below instead
+    runtime_texts = [t.get_text() for t in captured[0].axes[0].texts]
+    assert runtime_texts.count("0") == 2  # leiden's zero runtime on each dataset, not dropped
+
+
+def test_split_clusters_keep_the_colours_of_their_types():
+    from scbench.figures import cluster_colour_slots
+
+    truth = np.repeat(["A", "B", "C"], [40, 20, 20])
+    predicted = np.repeat(["p", "q", "r", "s"], [25, 15, 20, 20])  # A split into p and q
+    assert cluster_colour_slots(predicted, truth, ["A", "B", "C"]) == {
+        "p": 0, "r": 1, "s": 2, "q": 3}

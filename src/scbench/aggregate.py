@@ -23,9 +23,10 @@ from scbench.files import atomic_path
 
 METRICS_COLUMNS = [
     "dataset", "method", "seed", "status", "reason", "ari", "nmi", "asw", "db", "n_clusters",
-    "n_unassigned", "runtime_s", "peak_mem_mb", "peak_gpu_mb", "device", "embedding_source",
-    "bench_s", "bench_max_rss_mb",
+    "n_unassigned", "runtime_s", "peak_mem_mb", "peak_gpu_mb", "device", "threads",
+    "embedding_source", "bench_s", "bench_max_rss_mb",
 ]
+INT_COLUMNS = ["n_clusters", "n_unassigned", "threads"]
 FLOAT_COLUMNS = ["ari", "nmi", "asw", "db", "runtime_s", "peak_mem_mb", "peak_gpu_mb",
                  "bench_s", "bench_max_rss_mb"]
 STATUSES = ("ok", "failed", "unavailable")
@@ -108,19 +109,26 @@ def metrics_table(records: list[dict],
              for key in zip(table["dataset"], table["method"], table["seed"])]
     table[["bench_s", "bench_max_rss_mb"]] = bench if bench else np.empty((0, 2))
     table[FLOAT_COLUMNS] = table[FLOAT_COLUMNS].apply(pd.to_numeric, errors="coerce")
-    for column in ("n_clusters", "n_unassigned"):
+    for column in INT_COLUMNS:
         table[column] = pd.to_numeric(table[column], errors="coerce").astype("Int64")
     return table.sort_values(["dataset", "method", "seed"], ignore_index=True)
 
 
 def cell_stats(runs: pd.DataFrame, metric: str) -> tuple[float, float, int, int, str]:
-    """mean, sd (ddof=1), n values, n runs and status of one dataset x method."""
-    values = runs.loc[runs["status"] == "ok", metric].dropna().to_numpy(float)
-    n_runs = len(runs)
+    """mean, sd (ddof=1), n values, n runs and status of one dataset x method.
+
+    With some values the status is ``"ok"`` when every run gave one, else it says which are
+    missing: ``"2/3 ok"`` (a seed failed), ``"1 not computable"`` (a successful seed gave no
+    value, e.g. no silhouette for one cluster), or both joined by ``"; "``.
+    """
+    ok = runs["status"] == "ok"
+    values = runs.loc[ok, metric].dropna().to_numpy(float)
+    n_runs, n_ok = len(runs), int(ok.sum())
     if len(values):
         sd = float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
-        status = "ok" if len(values) == n_runs else f"{len(values)}/{n_runs} ok"
-        return float(values.mean()), sd, len(values), n_runs, status
+        missing = ([f"{n_ok}/{n_runs} ok"] if n_ok < n_runs else []) + (
+            [f"{n_ok - len(values)} not computable"] if len(values) < n_ok else [])
+        return float(values.mean()), sd, len(values), n_runs, "; ".join(missing) or "ok"
     statuses = set(runs["status"])
     if not n_runs:
         status = "missing"
@@ -138,11 +146,12 @@ def summary_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
     """Mean and sd over seeds of ok runs, rows = datasets + ``"Mean"``, one column group per method.
 
     Columns are a MultiIndex (method, field) with fields ``SUMMARY_FIELDS``; ``status`` is
-    ``"ok"``, ``"2/3 ok"`` (mean of the ok seeds), or, without any value, ``"unavailable"``,
-    ``"failed"``, ``"failed (2/3)"``, ``"not computable"`` or ``"missing"``. The Mean
-    row averages the per-dataset means and is NaN (status ``"incomplete"``) unless the method
-    has a value on every dataset (its ``n_ok``/``n_runs`` count datasets). ``attrs`` holds
-    the metric and each method's embedding source(s) of ok runs.
+    that of :func:`cell_stats`: ``"ok"``, a note on the seeds the mean lacks, or, without any
+    value, ``"unavailable"``, ``"failed"``, ``"failed (2/3)"``, ``"not computable"`` or
+    ``"missing"``. The Mean row averages the per-dataset means; it is NaN (status
+    ``"incomplete"``) unless the method has a value on every dataset, and ``"partial"`` when
+    one of those values lacks some seeds (its ``n_ok``/``n_runs`` count datasets). ``attrs``
+    holds the metric and each method's embedding source(s) of ok runs.
     """
     order = method_order(metrics["method"].unique(), methods)
     datasets = sorted(metrics["dataset"].unique())
@@ -153,9 +162,10 @@ def summary_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
         cells = {d: cell_stats(groups.get((d, method), empty), metric) for d in datasets}
         means = np.array([cells[d][0] for d in datasets])
         complete = not np.isnan(means).any()
+        status = ("incomplete" if not complete
+                  else "ok" if all(cells[d][4] == "ok" for d in datasets) else "partial")
         cells[MEAN_ROW] = (float(means.mean()) if complete else np.nan, np.nan,
-                           len(datasets) if complete else 0, len(datasets),
-                           "ok" if complete else "incomplete")
+                           len(datasets) if complete else 0, len(datasets), status)
         for i, field in enumerate(SUMMARY_FIELDS):
             data[(method, field)] = [cells[row][i] for row in datasets + [MEAN_ROW]]
     summary = pd.DataFrame(data, index=pd.Index(datasets + [MEAN_ROW], name="dataset"))
@@ -186,8 +196,14 @@ def _format(summary: pd.DataFrame, row: str, method: str) -> str:
     mean, sd, status = (summary.loc[row, (method, f)] for f in ("mean", "sd", "status"))
     if np.isnan(mean):
         return "–" if status == "incomplete" else status
-    text = f"{mean:.3f}" + ("" if np.isnan(sd) else f" ± {sd:.3f}")
+    text = _fixed(mean) + ("" if np.isnan(sd) else f" ± {_fixed(sd)}")
     return text if status == "ok" else f"{text} ({status})"
+
+
+def _fixed(value: float) -> str:
+    """Three decimals, without the sign of a value that rounds to zero."""
+    text = f"{value:.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 def _tex_escape(text: str) -> str:
@@ -210,9 +226,10 @@ def _notes(summary: pd.DataFrame, methods: Mapping[str, Any] | None, where: str)
     direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
     notes = [(f"{METRIC_LABELS.get(metric, metric)} ({direction}): mean ± sd over seeds of "
               "successful runs; bold = best non-control method per dataset; "
-              "'(n/N ok)' = only n of N seeds succeeded (not ranked); Mean = mean over "
-              "datasets of the per-dataset means, only for methods with results on every "
-              "dataset.")]
+              "'(n/N ok)' = only n of N seeds succeeded, '(k not computable)' = k successful "
+              "seeds gave no value (e.g. one cluster), 'partial' = a mean over such cells: "
+              "none of these is ranked; Mean = mean over datasets of the per-dataset means, "
+              "only for methods with results on every dataset.")]
     if any(method_info(methods, m).needs_k for m in order):
         notes.append("* needs the number of clusters (k) as input.")
     if any(method_info(methods, m).is_control for m in order):
@@ -301,11 +318,13 @@ def write_metrics(metrics: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a ``metrics.tsv`` written by ``write_metrics``."""
+    """Read a ``metrics.tsv`` written by ``write_metrics`` (columns an older version did not
+    write, e.g. ``threads``, are empty)."""
     text = ["dataset", "method", "status", "reason", "device", "embedding_source"]
     table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(text, str),
                         keep_default_na=False, na_values=[""])
-    for column in ("n_clusters", "n_unassigned"):
+    table = table.reindex(columns=METRICS_COLUMNS)
+    for column in INT_COLUMNS:
         table[column] = table[column].astype("Int64")
     return table
 

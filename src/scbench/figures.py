@@ -79,11 +79,12 @@ def method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> di
 
 
 def _legend_handles(order: Sequence[str], methods: Mapping[str, Any] | None,
-                    styles: dict[str, dict]) -> list[Patch]:
-    """One patch per method; '*' = needs k, '(control)' for controls."""
+                    styles: dict[str, dict], notes: Mapping[str, str]) -> list[Patch]:
+    """One patch per method; '*' = needs k, '(control)' for controls, then its note."""
     return [Patch(**styles[m], linewidth=0.5,
                   label=method_label(methods, m)
-                  + (" (control)" if method_info(methods, m).is_control else ""))
+                  + (" (control)" if method_info(methods, m).is_control else "")
+                  + (f" ({notes[m]})" if m in notes else ""))
             for m in order]
 
 
@@ -116,6 +117,10 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
                 ax.text(x, 0.02 if log else 0.0, text, rotation=90, ha="center", va="bottom",
                         fontsize=6, color="0.3", transform=at_bottom if log else ax.transData)
                 continue
+            if log and mean <= 0:  # e.g. a runtime below the recorded precision (1 ms)
+                ax.text(x, 0.02, "0", ha="center", va="bottom", fontsize=6, color="0.3",
+                        transform=at_bottom)
+                continue
             ax.bar(x, mean, width, linewidth=0.5, **styles[method])
             if status != "ok":  # e.g. "2/3 ok": the mean of the seeds that succeeded
                 ax.text(x, 0.98, status.split()[0], rotation=90, ha="center", va="top",
@@ -124,6 +129,8 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
                 ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor="black", elinewidth=0.8,
                             capsize=1.5)
             values = runs.loc[runs["status"] == "ok", column].dropna().to_numpy(float)
+            if log:
+                values = values[values > 0]
             offsets = jitter.uniform(-0.2, 0.2, len(values)) * width
             ax.scatter(x + offsets, values, s=5, color="black", linewidths=0, zorder=3)
     ax.set_xticks(range(len(datasets)))
@@ -137,14 +144,18 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
 
 def _bars_figure(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
                  panels: Sequence[tuple[str, bool, str]], out_png: str | os.PathLike,
-                 out_pdf: str | os.PathLike) -> None:
+                 out_pdf: str | os.PathLike, notes: Mapping[str, str] | None = None) -> None:
     """Grouped-bar panels (column, log scale, no-value text) sharing one legend.
 
-    Many datasets wrap onto several rows per panel (same y range, same bar width).
+    Many datasets wrap onto several rows per panel (same y range, same bar width). Only
+    methods with a successful run get a colour and a legend entry (with its ``notes``); the
+    others keep their place on the axes, marked n/a or failed, and a line below names them.
     """
     order = method_order(metrics["method"].unique(), methods)
     datasets = sorted(metrics["dataset"].unique())
-    styles = method_styles(order, methods)
+    ran = set(metrics.loc[metrics["status"] == "ok", "method"])
+    shown = [m for m in order if m in ran]
+    styles = method_styles(shown, methods)
     group_in = 0.09 * len(order) + 0.25  # inches per dataset group
     n_rows = -(-len(datasets) // max(1, int(MAX_PLOT_WIDTH_IN // group_in)))
     chunks = [[str(d) for d in c] for c in np.array_split(datasets, n_rows)]
@@ -166,9 +177,14 @@ def _bars_figure(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
             if len(panels) > 1:
                 group[0].text(-0.01, 1.02, "abcdefgh"[k], transform=group[0].transAxes,
                               fontweight="bold", ha="right", va="bottom", fontsize=10)
-        needs_k = any(method_info(methods, m).needs_k for m in order)
-        fig.legend(handles=_legend_handles(order, methods, styles), loc="outside right upper",
-                   frameon=False, title="Method (* needs k)" if needs_k else "Method")
+        needs_k = any(method_info(methods, m).needs_k for m in shown)
+        fig.legend(handles=_legend_handles(shown, methods, styles, notes or {}),
+                   loc="outside right upper", frameon=False,
+                   title="Method (* needs k)" if needs_k else "Method")
+        never = [method_label(methods, m) for m in order if m not in ran]
+        if never:
+            fig.supxlabel(textwrap.fill("No successful run (n/a = unavailable): "
+                                        + ", ".join(never), 120), fontsize=7)
         _save(fig, out_png, out_pdf)
 
 
@@ -181,22 +197,29 @@ def fig_metric_bars(metrics: pd.DataFrame, methods: Mapping[str, Any] | None, me
 def fig_s2(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
            out_png: str | os.PathLike, out_pdf: str | os.PathLike,
            panels: Sequence[str] = ("nmi", "asw", "db")) -> None:
-    """S2 style: one bar panel per metric (default NMI, silhouette, Davies-Bouldin)."""
-    _bars_figure(metrics, methods, [(m, False, "n/c") for m in panels], out_png, out_pdf)
+    """S2 style: one bar panel per metric (default NMI, silhouette, Davies-Bouldin; DB on a log
+    axis, as random labels score one to two orders of magnitude above the methods)."""
+    _bars_figure(metrics, methods, [(m, m == "db", "n/c") for m in panels], out_png, out_pdf)
 
 
 def fig_cost(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
              out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
     """Runtime and peak memory (log scales) per dataset and method; GPU memory when recorded.
 
-    Run-record values are used, falling back to the Snakemake benchmark file's.
+    Run-record values are used, falling back to the Snakemake benchmark file's. When methods
+    ran with different numbers of threads, the legend gives each method's.
     """
     cost = metrics.assign(runtime_s=metrics["runtime_s"].fillna(metrics["bench_s"]),
                           peak_mem_mb=metrics["peak_mem_mb"].fillna(metrics["bench_max_rss_mb"]))
     panels = [("runtime_s", True, "n/c"), ("peak_mem_mb", True, "n/c")]
     if cost.loc[cost["status"] == "ok", "peak_gpu_mb"].notna().any():
         panels.append(("peak_gpu_mb", True, "cpu"))
-    _bars_figure(cost, methods, panels, out_png, out_pdf)
+    ok = cost.loc[cost["status"] == "ok"].dropna(subset=["threads"])
+    threads = {m: "/".join(map(str, sorted(t.unique())))
+               for m, t in ok.groupby("method")["threads"]}
+    notes = ({m: f"{t} thread" + ("" if t == "1" else "s") for m, t in threads.items()}
+             if len(set(threads.values())) > 1 else {})
+    _bars_figure(cost, methods, panels, out_png, out_pdf, notes)
 
 
 def _palette(n: int) -> list:
@@ -247,21 +270,26 @@ def _finite_umap(rep: np.ndarray, seed: int) -> np.ndarray:
     return coords
 
 
-def _match_order(predicted: np.ndarray, truth: np.ndarray, types: Sequence[str]) -> list[str]:
-    """Predicted clusters ordered by their majority true type, then size (so colours match)."""
+def cluster_colour_slots(predicted: np.ndarray, truth: np.ndarray,
+                         types: Sequence[str]) -> dict[Any, int]:
+    """Colour slot of each predicted cluster: the largest cluster whose majority is type ``i``
+    takes slot ``i`` (that type's colour); every other cluster takes a new slot from
+    ``len(types)`` on, in order of majority type and size."""
     table = pd.crosstab(pd.Series(predicted, name="p"), pd.Series(truth, name="t"))
     table = table.reindex(columns=list(types), fill_value=0)
     key = pd.DataFrame({"type": table.to_numpy().argmax(axis=1), "size": -table.sum(axis=1)},
-                       index=table.index)
-    return list(key.sort_values(["type", "size"]).index)
+                       index=table.index).sort_values(["type", "size"])
+    slots, extra = {}, len(types)
+    for cluster, first in zip(key.index, ~key["type"].duplicated()):
+        slots[cluster] = int(key.loc[cluster, "type"]) if first else extra
+        extra += not first
+    return slots
 
 
-def _scatter(ax, coords: np.ndarray, labels: np.ndarray, categories: Sequence[str],
+def _scatter(ax, coords: np.ndarray, labels: np.ndarray, colour_of: Mapping[Any, Any],
              size: float) -> None:
-    """Scatter coloured by ``labels``, colours assigned in ``categories`` order."""
-    colours = _palette(len(categories))
-    lookup = {c: colours[i] for i, c in enumerate(categories)}
-    ax.scatter(coords[:, 0], coords[:, 1], c=[lookup[v] for v in labels], s=size,
+    """Scatter coloured by ``labels`` through ``colour_of``."""
+    ax.scatter(coords[:, 0], coords[:, 1], c=[colour_of[v] for v in labels], s=size,
                linewidths=0, rasterized=True)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -310,6 +338,11 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
     predicted = {m: read_labels(runs[m][0], adata.obs_names) for m in order}
     shown = [m for m in order if predicted[m] is not None]
     absent = [method_info(methods, m).display_name for m in order if predicted[m] is None]
+    assigned = {m: ~unassigned_mask(predicted[m], runs[m][2]) for m in shown}
+    slots = {m: cluster_colour_slots(predicted[m][assigned[m]], truth[assigned[m]], types)
+             for m in shown}
+    colours = _palette(max([len(types)] + [max(s.values()) + 1 for s in slots.values() if s]))
+    type_colour = dict(zip(types, colours))
     cache: dict[str, np.ndarray] = {}
 
     def pca_coords() -> np.ndarray:
@@ -336,28 +369,27 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
                 coords, where = _finite_umap(rep.reshape(len(rep), -1), seed), "method embedding"
             else:
                 coords, where = pca_coords(), "shared PCA, no embedding"
-            _scatter(row[0], coords, truth, types, size)
+            _scatter(row[0], coords, truth, type_colour, size)
             row[0].set_title("True labels")
             row[0].set_ylabel(f"{name}\nUMAP of {where}" if method else "UMAP of shared PCA")
             if method is None:
                 row[1].set_axis_off()
                 continue
-            labels = predicted[method]
-            assigned = ~unassigned_mask(labels, runs[method][2])
-            clusters = _match_order(labels[assigned], truth[assigned], types)
-            _scatter(row[1], coords[assigned], labels[assigned], clusters, size)
-            title = f"Predicted ({len(clusters)} clusters"
-            if not assigned.all():
-                row[1].scatter(coords[~assigned, 0], coords[~assigned, 1], s=size,
+            labels, done = predicted[method], assigned[method]
+            _scatter(row[1], coords[done], labels[done],
+                     {c: colours[s] for c, s in slots[method].items()}, size)
+            title = f"Predicted ({len(slots[method])} clusters"
+            if not done.all():
+                row[1].scatter(coords[~done, 0], coords[~done, 1], s=size,
                                color=UNASSIGNED_COLOUR, linewidths=0, rasterized=True)
-                title += f", {int((~assigned).sum())} unassigned"
+                title += f", {int((~done).sum())} unassigned"
             row[1].set_title(title + ")")
         if absent:
             fig.supxlabel(textwrap.fill("No predicted labels (run failed or unavailable): "
                                         + ", ".join(absent), 90), fontsize=8)
         if len(types) <= 20:
             handles = [Line2D([], [], marker="o", linestyle="", markersize=5, color=c, label=t)
-                       for t, c in zip(types, _palette(len(types)))]
+                       for t, c in type_colour.items()]
             fig.legend(handles=handles, loc="outside right upper", frameon=False,
                        title="True label")
         _save(fig, out_png, out_pdf)
