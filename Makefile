@@ -1,5 +1,5 @@
 # Quick start: `make benchmark` (default simulated benchmark, offline) and `make test`.
-# Both create .venv on first use; set PYTHON to choose the interpreter (3.10+).
+# Both create .venv on first use; set PYTHON to choose the interpreter (3.11+).
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2

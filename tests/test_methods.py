@@ -358,6 +358,16 @@ def test_pip_requirement_files_are_fully_pinned():
                     assert line == "torch==2.13.0", f"{path.name}: torch must be 2.13.0"
 
 
+def test_conda_main_env_pins_the_project_dependencies():
+    import tomllib
+    import yaml
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    conda = yaml.safe_load((REPO / "envs" / "main.yaml").read_text())["dependencies"]
+    pip = next(item["pip"] for item in conda if isinstance(item, dict))
+    assert sorted(pip) == sorted(project)
+
+
 def test_env_list_names_the_envs_of_runnable_methods_only(capsys):
     """`.ci/run` builds what `python -m scbench.envs list` prints."""
     assert envs.main(["list"]) == 0

@@ -236,10 +236,12 @@ def _read_metrics(path: Path) -> dict:
     return table
 
 
-def _gpu_slurm_jobs(log: str) -> list[tuple[str, str]]:
-    """(rule, SLURM job id) of every submitted job whose resources include a GPU."""
+def _gpu_slurm_jobs(log: str) -> list[tuple[str, str, str]]:
+    """(rule, method wildcard, SLURM job id) of every submitted job whose resources include a
+    GPU."""
     resources: dict[str, str] = {}
     rule_of: dict[str, str] = {}
+    method_of: dict[str, str] = {}
     rule = jobid = None
     for line in log.splitlines():
         s = line.strip()
@@ -250,11 +252,14 @@ def _gpu_slurm_jobs(log: str) -> list[tuple[str, str]]:
             rule_of[jobid] = rule
         elif s.startswith("resources:") and jobid is not None:
             resources[jobid] = s
+        elif (m := re.match(r"^wildcards:.*\bmethod=(\w+)", s)) and jobid is not None:
+            method_of[jobid] = m.group(1)
     gpu_jobs = []
     for m in re.finditer(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log):
         res = resources.get(m.group(1), "")
         if re.search(r"\b(gpu=[1-9]|gres=\S*gpu)", res):
-            gpu_jobs.append((rule_of.get(m.group(1), "?"), m.group(2)))
+            gpu_jobs.append((rule_of.get(m.group(1), "?"), method_of.get(m.group(1), "?"),
+                             m.group(2)))
     return gpu_jobs
 
 
@@ -307,9 +312,13 @@ def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path, failing_method
         from scbench.methods.registry import METHODS
     except ImportError:  # the workflow's registry moved: check only the jobs the log shows
         METHODS = {}
-    gpu_runs = [k for k in slurm_metrics if getattr(METHODS.get(k[1]), "gpu", False)]
-    assert len(gpu_jobs) >= len(gpu_runs), f"GPU method runs {gpu_runs}, GPU jobs {gpu_jobs}"
-    for rule, jobid in gpu_jobs:
+    gpu_runs = [k for k in slurm_metrics if getattr(METHODS.get(k[1]), "gpu", False)
+                and not getattr(METHODS.get(k[1]), "unavailable", None)]
+    if METHODS:  # exactly the runs of GPU-capable methods asked for a GPU, no other job
+        assert sorted(method for _, method, _ in gpu_jobs) == sorted(k[1] for k in gpu_runs), (
+            f"GPU method runs {gpu_runs}, GPU jobs {gpu_jobs}")
+        assert {rule for rule, _, _ in gpu_jobs} <= {"run_method"}, gpu_jobs
+    for rule, _, jobid in gpu_jobs:
         record = _scontrol_job(env, jobid)
         assert re.search(r"TresPer(Job|Node)=\S*gpu", record), (
             f"{rule} job {jobid} has no GPU: {record}"

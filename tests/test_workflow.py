@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,16 @@ def test_values_given_on_the_command_line_get_their_types(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "seed7" in result.stdout
     assert """'{"n_init": 5, "scale_max": 7.5}'""" in result.stdout  # numbers, not strings
+
+
+def test_only_runnable_gpu_methods_request_a_gpu(tmp_path):
+    # scgnn can use a GPU but only records "unavailable": its job must not wait for one
+    result = snakemake(tmp_path, "-n", config={"methods": ["scgnn", "attentionae_sc", "leiden"],
+                                               "seeds": [0]})
+    assert result.returncode == 0, result.stderr[-2000:]
+    gpu = dict(re.findall(r"wildcards: .*method=(\w+).*\n\s*resources: .*gpu=(\d)",
+                          result.stdout))
+    assert gpu == {"scgnn": "0", "attentionae_sc": "1", "leiden": "0"}
 
 
 @pytest.mark.parametrize("key, value, expected", [

@@ -31,6 +31,10 @@ os.environ["PATH"] = os.pathsep.join(
 )
 os.environ.update(SCBENCH_DATA_MIRROR=config["data_mirror"])
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+if USE_CONDA:
+    # The conda environments do not install this project: jobs import it from the source
+    # tree (Snakemake passes PYTHONPATH on with --conda-not-block-search-path-envvars).
+    os.environ.update(PYTHONPATH=str(Path(workflow.basedir) / "src"))
 
 
 def _check_names(kind, chosen, known):
@@ -60,8 +64,12 @@ METHOD_ORDER = ",".join(config["methods"])  # order of methods in tables and fig
 SEEDS = config["seeds"]
 
 
-# Quick jobs that read many small files run where Snakemake runs, not as cluster jobs.
+# Quick jobs that read many small files run where Snakemake runs, not as cluster jobs; so do
+# downloads and environment builds, which need the internet (often absent on compute nodes)
+# and share one build lock (in the local temporary directory).
 localrules:
+    fetch,
+    build_env,
     aggregate,
     figure_ari,
     figure_s2,

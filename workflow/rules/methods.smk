@@ -37,7 +37,11 @@ rule run_method:
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
-        gpu=lambda wc: int(METHODS[wc.method].gpu and config["device"] != "cpu"),
+        gpu=lambda wc: int(
+            METHODS[wc.method].gpu
+            and not METHODS[wc.method].unavailable
+            and config["device"] != "cpu"
+        ),
         attempt=lambda wc, attempt: attempt,
     params:
         script=RUN_SCRIPT,

@@ -81,7 +81,7 @@ METHODS: dict[str, MethodSpec] = {
             display_name="AttentionAE-sc",
             reference="Li et al., Attention-based deep clustering method for scRNA-seq data, "
             "PLoS Comput Biol 2023, doi:10.1371/journal.pcbi.1011641",
-            needs_k=False, gpu=True, env="main", implementation="original",
+            needs_k=False, gpu=True, env="main", implementation="reimplementation",
             module="scbench.methods.attentionae_sc", multithreaded=True,
         ),
         MethodSpec(

@@ -1,7 +1,7 @@
 """Seurat (R, from Debian: ``apt-get install -y r-base-core r-cran-seurat``) via ``seurat.R``.
 
 NormalizeData (LogNormalize, 1e4) -> FindVariableFeatures (vst, 2000) -> ScaleData -> RunPCA (50)
--> FindNeighbors (PCs 1:15, k.param 20 = Seurat's default) -> FindClusters (resolution 0.8,
+-> FindNeighbors (PCs 1:10 and k.param 20, Seurat's defaults) -> FindClusters (resolution 0.8,
 Seurat's default; algorithm 1 = original Louvain), seeded. Counts go to R as a temporary
 MatrixMarket file. Missing ``Rscript`` or Seurat makes the run ``unavailable``. Embedding: the
 Seurat PCA. Peak memory in the record covers the Rscript child (RUSAGE_CHILDREN).
@@ -24,7 +24,7 @@ INSTALL_HINT = "apt-get install -y r-base-core r-cran-seurat"
 DEFAULTS = {
     "nfeatures": 2000,
     "npcs": 50,
-    "dims": 15,
+    "dims": 10,
     "k_param": 20,
     "resolution": 0.8,
     "algorithm": 1,
