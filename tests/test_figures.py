@@ -130,7 +130,7 @@ def test_cost_legend_gives_threads_and_leaves_out_methods_that_never_ran(metrics
     cost.loc[cost["method"] == "km_pca", "status"] = "unavailable"
     fig_cost(cost, METHODS, "cost.png", "cost.pdf")
     legend = [t.get_text() for t in captured[0].legends[0].get_texts()]
-    assert legend == ["AttentionAE-sc (2 threads)", "Leiden (control) (1 thread)"]
+    assert legend == ["AttentionAE-sc (2 threads)", "Leiden (control, 1 thread)"]
     assert "k_means*" in captured[0].get_supxlabel()  # named below instead
     runtime_texts = [t.get_text() for t in captured[0].axes[0].texts]
     assert runtime_texts.count("0") == 2  # leiden's zero runtime on each dataset, not dropped

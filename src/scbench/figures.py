@@ -80,12 +80,14 @@ def method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> di
 
 def _legend_handles(order: Sequence[str], methods: Mapping[str, Any] | None,
                     styles: dict[str, dict], notes: Mapping[str, str]) -> list[Patch]:
-    """One patch per method; '*' = needs k, '(control)' for controls, then its note."""
-    return [Patch(**styles[m], linewidth=0.5,
-                  label=method_label(methods, m)
-                  + (" (control)" if method_info(methods, m).is_control else "")
-                  + (f" ({notes[m]})" if m in notes else ""))
-            for m in order]
+    """One patch per method; '*' = needs k, then '(control, note)' as they apply."""
+    handles = []
+    for m in order:
+        extra = (["control"] if method_info(methods, m).is_control else []) + (
+            [notes[m]] if m in notes else [])
+        label = method_label(methods, m) + (f" ({', '.join(extra)})" if extra else "")
+        handles.append(Patch(**styles[m], linewidth=0.5, label=label))
+    return handles
 
 
 def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequence[str],
