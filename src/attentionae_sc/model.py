@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from anndata import AnnData
 from tqdm.auto import tqdm
@@ -25,7 +24,7 @@ from .preprocessing import (
     size_factors,
 )
 from .runtime import peak_gpu_mb, peak_rss_mb, resolve_device, seed_everything
-from .validation import InputError, check_counts, count_matrix
+from .validation import InputError, count_matrix
 
 UNASSIGNED = -1
 
@@ -145,19 +144,11 @@ class AttentionAESC:
                                             block_elements=cfg.graph_block_elements)
         return _GraphInputs(adjacency, target)
 
-    @staticmethod
-    def _checked_counts(adata: AnnData, layer: str | None,
-                        allow_non_integer: bool) -> np.ndarray | sp.spmatrix:
-        """The count matrix of ``adata.X`` or ``layer``, after :func:`check_counts`."""
-        matrix = count_matrix(adata, layer)
-        check_counts(matrix, allow_non_integer=allow_non_integer,
-                     what="adata.X" if layer is None else f"adata.layers[{layer!r}]")
-        return matrix
-
     def _prepare(self, adata: AnnData, layer: str | None,
                  allow_non_integer: bool) -> tuple[Cells, np.ndarray]:
         return select_genes(
-            self._checked_counts(adata, layer, allow_non_integer), adata.var_names.to_numpy(),
+            count_matrix(adata, layer, allow_non_integer=allow_non_integer),
+            adata.var_names.to_numpy(),
             n_hvg=self.config.n_hvg, target_sum=self.config.target_sum,
             min_cells=self.config.n_neighbors + 1,
         )
@@ -349,7 +340,7 @@ class AttentionAESC:
     def _new_cells(self, adata: AnnData, layer: str | None,
                    allow_non_integer: bool) -> tuple[Cells, torch.Tensor]:
         self._check_fitted()
-        matrix = self._checked_counts(adata, layer, allow_non_integer)
+        matrix = count_matrix(adata, layer, allow_non_integer=allow_non_integer)
         cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space,
                                     self.config.target_sum)
         if cells.n_cells <= self.config.n_neighbors and self.config.ablation != "no_gnn":

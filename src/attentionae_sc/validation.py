@@ -13,10 +13,12 @@ class InputError(ValueError):
     """The input data cannot be used as given; the message says why and what to do."""
 
 
-def count_matrix(adata: AnnData, layer: str | None = None) -> np.ndarray | sp.csr_matrix:
+def count_matrix(adata: AnnData, layer: str | None = None, *,
+                 allow_non_integer: bool = False) -> np.ndarray | sp.csr_matrix:
     """The raw count matrix (cells x genes) of ``adata``: ``adata.X`` or ``adata.layers[layer]``.
 
-    Raises :class:`InputError` for a missing layer, an empty matrix or duplicated gene names.
+    Raises :class:`InputError` for a missing layer, an empty matrix, duplicated gene names or
+    values that are not counts (:func:`check_counts`).
     """
     if layer is None:
         matrix = adata.X
@@ -38,9 +40,9 @@ def count_matrix(adata: AnnData, layer: str | None = None) -> np.ndarray | sp.cs
             f"{len(duplicated)} gene names occur more than once (e.g. {duplicated[0]!r}); "
             "make them unique first: adata.var_names_make_unique()"
         )
-    if sp.issparse(matrix):
-        return sp.csr_matrix(matrix)
-    return np.asarray(matrix)
+    matrix = sp.csr_matrix(matrix) if sp.issparse(matrix) else np.asarray(matrix)
+    check_counts(matrix, allow_non_integer=allow_non_integer, what=where)
+    return matrix
 
 
 def check_counts(

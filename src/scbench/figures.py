@@ -114,14 +114,12 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
             x = i + (j - (len(order) - 1) / 2) * width
             runs = groups.get((dataset, method), empty)
             mean, sd, _, _, status = cell_stats(runs, column)
-            if np.isnan(mean):
-                text = no_value if status == "not computable" else MISSING_TEXT[status.split()[0]]
+            if np.isnan(mean) or (log and mean <= 0):  # no bar: say why
+                text = ("0" if not np.isnan(mean)  # e.g. a runtime below 1 ms, the precision
+                        else no_value if status == "not computable"
+                        else MISSING_TEXT[status.split()[0]])
                 ax.text(x, 0.02 if log else 0.0, text, rotation=90, ha="center", va="bottom",
                         fontsize=6, color="0.3", transform=at_bottom if log else ax.transData)
-                continue
-            if log and mean <= 0:  # e.g. a runtime below the recorded precision (1 ms)
-                ax.text(x, 0.02, "0", ha="center", va="bottom", fontsize=6, color="0.3",
-                        transform=at_bottom)
                 continue
             ax.bar(x, mean, width, linewidth=0.5, **styles[method])
             if status != "ok":  # e.g. "2/3 ok": the mean of the seeds that succeeded
@@ -282,8 +280,8 @@ def cluster_colour_slots(predicted: np.ndarray, truth: np.ndarray,
     key = pd.DataFrame({"type": table.to_numpy().argmax(axis=1), "size": -table.sum(axis=1)},
                        index=table.index).sort_values(["type", "size"])
     slots, extra = {}, len(types)
-    for cluster, first in zip(key.index, ~key["type"].duplicated()):
-        slots[cluster] = int(key.loc[cluster, "type"]) if first else extra
+    for cluster, kind, first in zip(key.index, key["type"], ~key["type"].duplicated()):
+        slots[cluster] = int(kind) if first else extra
         extra += not first
     return slots
 

@@ -15,14 +15,15 @@ shift 6
 timeout --kill-after=30 "$time_limit" "$python_bin" -m scbench.methods.run "$@" > "$log" 2>&1
 code=$?
 if [ "$code" -eq 137 ] && [ "$time_limit" -gt 0 ] && [ "$SECONDS" -ge "$time_limit" ]; then
-    code=124  # stopped at the time limit, by SIGKILL because SIGTERM did not stop it
-fi
-if { [ "$code" -le 128 ] && [ "$code" -ne 124 ]; } || [ "$attempt" -lt "$attempts" ]; then
-    exit "$code"
+    code=124  # timeout's code: SIGTERM did not stop the run at the limit, SIGKILL did
 fi
 if [ "$code" -eq 124 ]; then
-    echo "run_method.sh: stopped at the time limit of $time_limit s on attempt $attempt of $attempts" >> "$log"
-else
-    echo "run_method.sh: killed (exit code $code) on attempt $attempt of $attempts" >> "$log"
+    stopped="stopped at the time limit of $time_limit s"
+elif [ "$code" -gt 128 ]; then
+    stopped="killed (exit code $code)"
 fi
+if [ -z "${stopped:-}" ] || [ "$attempt" -lt "$attempts" ]; then
+    exit "$code"
+fi
+echo "run_method.sh: $stopped on attempt $attempt of $attempts" >> "$log"
 exec "$python_bin" -m scbench.methods.run "$@" --crashed "$code" >> "$log" 2>&1
