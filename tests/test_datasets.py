@@ -269,3 +269,40 @@ def test_mirror_files_match_the_registry(tmp_path, data_mirror):
     files = [fetch(f, tmp_path / f["name"], data_mirror) for f in spec.files]
     adata = prepare(spec, files, tmp_path / "baron.h5ad")
     assert adata.shape == (1886, 14878) and adata.uns["scbench"]["n_types"] == 13
+
+
+def _write_cellbench(tmp_path: Path) -> list[Path]:
+    genes = [f"ENSG{i:011d}" for i in range(6)]
+    cells = [f"CELL_{i}" for i in range(5)]
+    counts = pd.DataFrame(np.arange(30).reshape(6, 5) % 4, index=genes, columns=cells)
+    meta = pd.DataFrame({"cell_line_demuxlet": ["A", "B", "A", "B", "A"],
+                         "demuxlet_cls": ["SNG", "SNG", "DBL", "SNG", "SNG"]}, index=cells)
+    count_path, meta_path = tmp_path / "x.count.csv.gz", tmp_path / "x.metadata.csv.gz"
+    counts.to_csv(count_path)
+    meta.to_csv(meta_path)
+    return [count_path, meta_path]
+
+
+def test_cellbench_reader_keeps_singlets_as_cells_x_genes(tmp_path):
+    count_path, meta_path = _write_cellbench(tmp_path)
+    adata = read("cellbench_csv", [count_path, meta_path], "cell_line_demuxlet")
+    assert list(adata.obs_names) == ["CELL_0", "CELL_1", "CELL_3", "CELL_4"]  # CELL_2 is a doublet
+    assert list(adata.obs["celltype"]) == ["A", "B", "B", "A"]
+    expected = (np.arange(30).reshape(6, 5) % 4).T[[0, 1, 3, 4]]
+    np.testing.assert_array_equal(adata.X.toarray(), expected)
+    with pytest.raises(FormatError, match="one count and one metadata"):
+        read("cellbench_csv", [count_path], "cell_line_demuxlet")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["Baron_Pancreas_mouse1", "Baron_Pancreas_mouse2",
+                                  "CellBench_sc_celseq2", "CellBench_sc_dropseq",
+                                  "CellBench_sc_celseq2_5cl_p1", "CellBench_sc_celseq2_5cl_p2",
+                                  "CellBench_sc_celseq2_5cl_p3"])
+def test_extra_mirror_datasets_prepare_with_the_registered_counts(tmp_path, data_mirror, name):
+    entry = load_registry(REGISTRY)[name]
+    spec = resolve(name, load_registry(REGISTRY), {})
+    files = [fetch(f, tmp_path / f["name"], data_mirror) for f in spec.files]
+    adata = prepare(spec, files, tmp_path / "prepared.h5ad")
+    assert adata.shape == (entry["cells"], entry["genes"])
+    assert adata.uns["scbench"]["n_types"] == entry["types"]

@@ -258,6 +258,27 @@ def read_chung_tpm(files: Sequence[Path], label_key: str = "index3") -> ad.AnnDa
     return _standard(numeric[cells.tolist()].to_numpy().T, labels, cells, numeric.index)
 
 
+def read_cellbench_csv(files: Sequence[Path], label_key: str = "cell_line_demuxlet") -> ad.AnnData:
+    """CellBench (sc_mixology) csv.gz pairs: ``NAME.count.csv.gz`` (genes x cells, gene id first)
+    and ``NAME.metadata.csv.gz`` (one row per cell). Only demuxlet singlets
+    (``demuxlet_cls == "SNG"``) are kept: doublets carry two cell lines."""
+    by_role = {("metadata" if "metadata" in Path(f).name else "count"): Path(f) for f in files}
+    if set(by_role) != {"count", "metadata"} or len(files) != 2:
+        raise FormatError(f"cellbench_csv needs one count and one metadata csv, got "
+                          f"{[str(f) for f in files]}")
+    counts = pd.read_csv(by_role["count"], index_col=0)
+    meta = pd.read_csv(by_role["metadata"], index_col=0)
+    for column in (label_key, "demuxlet_cls"):
+        if column not in meta.columns:
+            raise FormatError(f"{by_role['metadata']}: column {column!r} not found")
+    cells = meta.index[meta["demuxlet_cls"] == "SNG"]
+    missing = cells.difference(counts.columns)
+    if len(missing):
+        raise FormatError(f"{by_role['count']}: {len(missing)} singlets of the metadata are not "
+                          f"columns of the count matrix, e.g. {list(missing[:3])}")
+    return _standard(counts[cells].to_numpy().T, meta.loc[cells, label_key], cells, counts.index)
+
+
 READERS: dict[str, Reader] = {
     "h5_xy": read_h5_xy,
     "zip_h5_xy": read_zip_h5_xy,
@@ -267,6 +288,7 @@ READERS: dict[str, Reader] = {
     "10x_mtx": read_10x_mtx,
     "10x_h5": read_10x_h5,
     "chung_tpm": read_chung_tpm,
+    "cellbench_csv": read_cellbench_csv,
 }
 
 
