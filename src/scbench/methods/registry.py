@@ -25,7 +25,9 @@ class MethodSpec:
     ``unavailable`` set for registered-but-not-implemented methods, whose runs are recorded with
     ``status="unavailable"`` and that reason. ``multithreaded``: the method uses more than one
     CPU thread (torch, TensorFlow, parallel kNN); the workflow gives it ``config["threads"]``
-    and every other method one thread, so single-threaded runs go side by side.
+    and every other method one thread, so single-threaded runs go side by side. ``source``: for
+    a re-implementation, the repository and commit its facts (defaults, layer sizes,
+    preprocessing) were read from; its deviations are listed in its module docstring.
     """
 
     name: str
@@ -38,6 +40,12 @@ class MethodSpec:
     module: str | None
     unavailable: str | None = None
     multithreaded: bool = False
+    source: str | None = None
+
+    @property
+    def original(self) -> bool:
+        """True when the benchmark runs the authors' own implementation."""
+        return self.implementation == "original"
 
 
 def unassigned_mask(labels: Any, unassigned_label: Any) -> Any:
@@ -83,6 +91,7 @@ METHODS: dict[str, MethodSpec] = {
             "PLoS Comput Biol 2023, doi:10.1371/journal.pcbi.1011641",
             needs_k=False, gpu=True, env="main", implementation="reimplementation",
             module="scbench.methods.attentionae_sc", multithreaded=True,
+            source="github.com/LiShenghao813/AttentionAE-sc@8bfbbb8",
         ),
         MethodSpec(
             name="leiden",

@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         "method": spec.name, "seed": args.seed, "status": None, "reason": None,
         "runtime_s": None, "peak_mem_mb": None, "peak_gpu_mb": None, "device": None,
         "n_cells": None, "n_clusters_given": None, "n_clusters_found": None,
-        "embedding": None, "implementation": spec.implementation, "env": spec.env,
+        "embedding": None, "implementation": spec.implementation, "original": spec.original,
+        "source": spec.source, "env": spec.env,
         "threads": args.threads, "versions": {}, "params": params, "extra": {},
     }
     if args.crashed is not None:
