@@ -54,9 +54,15 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_confi
     for name in ("summary", "summary_nmi"):
         for ext in ("tsv", "md", "tex"):
             assert (tmp_path / f"results/tables/{name}.{ext}").stat().st_size > 0
-    for name in ("fig2_ari", "figS2_metrics", "fig_cost", "umap_sim_tiny"):
+    for name in ("fig2_ari", "figS2_metrics", "fig_cost", "umap_sim_tiny",
+                 "clustering_stage_sim_tiny"):
         for ext in ("png", "pdf"):
             assert (tmp_path / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    stage = pd.read_csv(tmp_path / "results/tables/clustering_stage_sim_tiny.tsv", sep="\t")
+    assert set(stage["method"]) == {"attentionae_sc", "attentionae_sc_paper"}
+    assert set(stage["seed"]) == {0, 1} and stage["ari"].between(-1, 1).all()
+    final = stage.loc[stage.groupby(["method", "seed"])["epoch"].idxmax()]
+    assert (final["n_clusters"] >= 1).all()
     # a second run has nothing to do: outputs are complete and up to date
     again = snakemake(tmp_path, "-n", config=config)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -35,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metrics-json", type=Path, help="write scores, timings, memory here")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--variant", default="paper", choices=VARIANTS,
-                        help="'reference' switches to the authors' code where it departs "
-                             "from the paper")
+    parser.add_argument("--variant", default="default", choices=VARIANTS,
+                        help="'paper': Leiden start at resolution 1.0 as in the paper; "
+                             "'reference': the authors' code where it departs from the paper")
     parser.add_argument("--max-cells", type=int, default=4000,
                         help="train on a random subsample of this many cells, then assign "
                              "all; 0 = all")
@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-hvg", type=int, default=2500)
     parser.add_argument("--n-neighbors", type=int, default=15)
     parser.add_argument("--graph-method", default="gauss", choices=["gauss", "umap"])
-    parser.add_argument("--resolution", type=float, default=1.0)
+    parser.add_argument("--resolution", type=_resolution,
+                        help="Leiden resolution of the clustering start, or 'auto' (the "
+                             "silhouette of Z chooses); default: the variant's (auto; paper "
+                             "and reference: 1.0)")
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--ablation", default="none", choices=ABLATIONS)
     parser.add_argument("--allow-non-integer", action="store_true",
@@ -55,16 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _resolution(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+
+
 def _config(args: argparse.Namespace) -> AttentionAEConfig:
+    chosen = {} if args.resolution is None else {"resolution": args.resolution}
     return AttentionAEConfig.from_variant(
         args.variant,
+        **chosen,
         max_cells=args.max_cells or None,
         epochs_pretrain=args.epochs_pretrain,
         epochs_cluster=args.epochs_cluster,
         n_hvg=args.n_hvg,
         n_neighbors=args.n_neighbors,
         graph_method=args.graph_method,
-        resolution=args.resolution,
         heads=args.heads,
         ablation=args.ablation,
     )
@@ -118,6 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "n_training_cells": info["n_training_cells"],
         "initial_n_clusters": info["initial_n_clusters"],
         "init_graph": info["init_graph"],
+        "start_resolution": info["start_resolution"],
         "epochs_pretrain_run": info["epochs_pretrain_run"],
         "epochs_cluster_run": info["epochs_cluster_run"],
         **info["timings"],
@@ -144,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary = ", ".join(f"{k}={record[k]:.3f}" for k in ("ari", "nmi", "asw", "db")
                         if not math.isnan(record[k]))
+    left_out = record["n_cells"] - record["n_cells_scored"]
+    scored = (f" (ARI/NMI on the {int(record['n_cells_scored'])} cells with a label; "
+              f"{int(left_out)} without one left out)" if args.label_key and left_out else "")
     print(f"attentionae-sc: {int(record['n_clusters'])} clusters"
-          f"{', ' + summary if summary else ''}; {record['total_s']:.1f} s; wrote {args.out}")
+          f"{', ' + summary if summary else ''}{scored}; {record['total_s']:.1f} s; "
+          f"wrote {args.out}")
     return 0
 
 

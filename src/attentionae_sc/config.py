@@ -3,6 +3,9 @@
 Defaults follow the paper (Li et al. 2023, sections 2.1-2.5). Where the paper is silent they follow
 the authors' code (commit 8bfbbb8). Where the two disagree, the default is the paper and the
 code's behaviour is reachable through ``variant="reference"`` (see :data:`REFERENCE_VARIANT`).
+One default departs from both: the Leiden resolution of the clustering start is chosen per
+dataset by the silhouette of the pretrained embedding (``resolution="auto"``); the paper and the
+code fix it at 1.0, which ``variant="paper"`` restores (see :data:`PAPER_VARIANT`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 Ablation = Literal["none", "no_attention", "no_zinb", "no_residual", "no_gnn"]
 ABLATIONS: tuple[str, ...] = get_args(Ablation)
-VARIANTS: tuple[str, ...] = ("paper", "reference")
+VARIANTS: tuple[str, ...] = ("default", "paper", "reference")
+
+#: The paper's clustering start: Leiden at resolution 1.0 (section 2.5 and Fig 5C), with DEC's
+#: fixed target P. The default instead chooses the resolution by the silhouette of Z.
+PAPER_VARIANT: dict[str, Any] = {"resolution": 1.0}
 
 #: Settings on which the authors' code departs from the paper.
 REFERENCE_VARIANT: dict[str, Any] = {
@@ -25,6 +32,7 @@ REFERENCE_VARIANT: dict[str, Any] = {
     "detach_target": False,
     "noise": "relative",  # code: x + N(0,1)*0.1*x before enc1, enc2, z; paper: x + N(0, 0.01)
     "graph_knn": False,  # code: scanpy neighbors(knn=False), a dense Gaussian kernel
+    **PAPER_VARIANT,  # code: Leiden at resolution 1.0, as in the paper
 }
 
 
@@ -62,7 +70,12 @@ class AttentionAEConfig:
     lr_gamma: float = 0.5
     pretrain_patience: int = 50  # stop pretraining after this many epochs without a lower loss
     # clustering stage (section 2.5)
-    resolution: float = 1.0
+    # Leiden resolution of the clustering start. "auto": of the partitions of Z that Leiden gives
+    # at each resolution of ``resolution_grid``, the one with the highest silhouette (Euclidean,
+    # the distance DEC's Student-t kernel uses) starts DEC. A number fixes it (paper and code:
+    # 1.0, which splits large homogeneous types into chunks that DEC then keeps; see README).
+    resolution: float | str = "auto"
+    resolution_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     # Graph of Z for the Leiden initialisation, a Gaussian kernel whatever graph_method is.
     # Paper: silent; code: neighbors(method="gauss", knn=False), a dense kernel over all training
     # cells, which are never more than its 4000-cell subsample. Up to this many training cells we
@@ -90,7 +103,13 @@ class AttentionAEConfig:
             if get_origin(kind) is Literal and getattr(self, field) not in get_args(kind):
                 raise ValueError(f"{field} must be one of {get_args(kind)}, "
                                  f"got {getattr(self, field)!r}")
-        for name in ("lr", "clip_norm", "resolution", "student_t_alpha", "student_t_power",
+        if self.resolution != "auto" and not (
+                isinstance(self.resolution, (int, float)) and self.resolution > 0):
+            raise ValueError(f"resolution must be 'auto' or > 0, got {self.resolution!r}")
+        if not self.resolution_grid or min(self.resolution_grid) <= 0:
+            raise ValueError(f"resolution_grid must hold resolutions > 0, got "
+                             f"{self.resolution_grid}")
+        for name in ("lr", "clip_norm", "student_t_alpha", "student_t_power",
                      "target_sum"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -117,11 +136,12 @@ class AttentionAEConfig:
             raise ValueError(f"hidden must have three sizes (enc1, enc2, z), got {self.hidden}")
 
     @classmethod
-    def from_variant(cls, variant: str = "paper", **overrides: Any) -> AttentionAEConfig:
-        """Paper defaults, or the authors' code behaviour (``"reference"``), plus overrides."""
+    def from_variant(cls, variant: str = "default", **overrides: Any) -> AttentionAEConfig:
+        """The defaults, the paper's fixed start (``"paper"``) or the authors' code
+        (``"reference"``), plus overrides."""
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        base = REFERENCE_VARIANT if variant == "reference" else {}
+        base = {"default": {}, "paper": PAPER_VARIANT, "reference": REFERENCE_VARIANT}[variant]
         return cls(**{**base, **overrides})
 
     def replace(self, **changes: Any) -> AttentionAEConfig:
@@ -132,5 +152,6 @@ class AttentionAEConfig:
         """Plain dict, storable in ``AnnData.uns`` (None becomes 0 for ``max_cells``)."""
         out = asdict(self)
         out["hidden"] = list(self.hidden)
+        out["resolution_grid"] = list(self.resolution_grid)
         out["max_cells"] = self.max_cells or 0
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from anndata import AnnData
+from sklearn.metrics import silhouette_score
 from tqdm.auto import tqdm
 
 from . import graph as graphs
@@ -27,6 +29,11 @@ from .runtime import peak_gpu_mb, peak_rss_mb, resolve_device, seed_everything
 from .validation import InputError, count_matrix
 
 UNASSIGNED = -1
+LOG_EVERY = 10  # epochs between progress lines in the log
+#: Cells the silhouette of a start partition is computed on (a seeded sample above this).
+SILHOUETTE_MAX_CELLS = 5000
+
+logger = logging.getLogger("attentionae_sc")
 
 
 @dataclass
@@ -43,6 +50,10 @@ class History:
 
     ``seconds`` is the wall time from the previous epoch's record to this one (one forward,
     backward and optimizer step); the first epoch's counts from the start of its stage.
+    In the clustering stage, ``max_q`` is the mean over cells of each cell's largest soft
+    assignment (1/k for uniform rows: a flattening Q) and ``labels`` holds each epoch's labels
+    of the training cells (argmax of P), for plots of the stage against known types (Fig 4A);
+    the model never sees such types.
     """
 
     pretrain: dict[str, list[float]] = field(
@@ -50,12 +61,17 @@ class History:
     )
     cluster: dict[str, list[float]] = field(
         default_factory=lambda: {"loss": [], "kl": [], "reconstruction": [], "graph": [],
-                                 "n_clusters": [], "label_change": [], "seconds": []}
+                                 "n_clusters": [], "max_q": [], "label_change": [],
+                                 "seconds": []}
     )
+    labels: list[np.ndarray] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, dict[str, np.ndarray]]:
-        return {stage: {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
-                for stage, values in (("pretrain", self.pretrain), ("cluster", self.cluster))}
+        out = {stage: {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+               for stage, values in (("pretrain", self.pretrain), ("cluster", self.cluster))}
+        out["cluster"]["labels"] = (np.stack(self.labels).astype(np.int32) if self.labels
+                                    else np.zeros((0, 0), dtype=np.int32))
+        return out
 
 
 def _size_order(labels: np.ndarray, n_centres: int) -> np.ndarray:
@@ -66,6 +82,14 @@ def _size_order(labels: np.ndarray, n_centres: int) -> np.ndarray:
     mapping = np.empty(n_centres, dtype=np.int64)
     mapping[order] = np.arange(n_centres)
     return mapping
+
+
+def collapsed(max_q: float, n_centres: int, n_clusters: int) -> bool:
+    """Whether a clustering stage ended collapsed: fewer than 2 clusters left, or rows of Q
+    near uniform (mean largest q under 1.5 / number of centres), where KL(P||Q) is near zero
+    whatever the clusters are. DEC's fixed target sharpens Q instead; the authors' gradient
+    through P can flatten it (README)."""
+    return n_clusters < 2 or max_q < 1.5 / n_centres
 
 
 def _finite_value(loss: torch.Tensor, stage: str, epoch: int) -> float:
@@ -114,6 +138,11 @@ class AttentionAESC:
         self._label_of_centre: np.ndarray | None = None
         self.initial_n_clusters = 0
         self.init_graph = ""  # "dense" or "knn": the graph the Leiden initialisation used
+        self.start_resolution = 0.0  # the Leiden resolution of the clustering start
+        # per resolution tried: (resolution, clusters, silhouette of Z; NaN for one cluster)
+        self.resolution_scan: list[tuple[float, int, float]] = []
+        self.training_rows: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.collapsed = False
         self.history = History()
         self.timings: dict[str, float] = {}
         self.memory: dict[str, float] = {}
@@ -173,6 +202,7 @@ class AttentionAESC:
         seed_everything(self.seed)
         cells, genes = self._prepare(adata, layer, allow_non_integer)
         train = cells.subset(self._training_rows(cells.n_cells))
+        self.training_rows = train.index
         self.n_training_cells = train.n_cells
         self.gene_space = fit_gene_space(train, genes, adata.n_vars)
         x = self._tensor(self.gene_space.scale(train.log_norm))
@@ -236,8 +266,7 @@ class AttentionAESC:
             value = _finite_value(loss, "pretraining", epoch)
             last = self._record(self.history.pretrain, last, loss=value,
                                 reconstruction=reconstruction.item(), graph=graph_loss.item())
-            bar.update()
-            bar.set_postfix(stage="pretrain", loss=f"{value:.4f}")
+            self._progress(bar, "pretrain", epoch, cfg.epochs_pretrain, value)
             if value < best:
                 best, best_epoch = value, epoch
             elif epoch - best_epoch > cfg.pretrain_patience:
@@ -271,9 +300,38 @@ class AttentionAESC:
         z_graph = graphs.neighbor_graph(z_np, n_neighbors=cfg.n_neighbors, method="gauss",
                                         knn=self.init_graph == "knn", metric=cfg.graph_metric,
                                         seed=self.seed)
-        labels = graphs.leiden(z_graph.connectivities, resolution=cfg.resolution, seed=self.seed)
+        labels = self._start_partition(z_np, z_graph.connectivities)
         centres = np.stack([z_np[labels == k].mean(axis=0) for k in np.unique(labels)])
         return self._tensor(centres)
+
+    def _start_partition(self, z: np.ndarray, connectivities) -> np.ndarray:
+        """Leiden labels of Z at the configured resolution or, for ``"auto"``, at the resolution
+        of ``resolution_grid`` whose partition has the highest silhouette on Z.
+
+        Leiden at a fixed resolution cuts a large homogeneous type into chunks whose size is set
+        by the graph's density, not by the data (CellBench: 20-35 cells per chunk whatever the
+        size of the cell line), and DEC keeps the chunks it starts from. Chunks of one type
+        touch each other in Z, so they lower the silhouette; distinct types do not. Ties go to
+        the finer partition. Uses Z and the graph only, never labels.
+        """
+        cfg = self.config
+        grid = cfg.resolution_grid if cfg.resolution == "auto" else (float(cfg.resolution),)
+        sample = min(len(z), SILHOUETTE_MAX_CELLS)
+        best, best_score = None, -np.inf
+        for resolution in sorted(grid):
+            labels = graphs.leiden(connectivities, resolution=resolution, seed=self.seed)
+            k = len(np.unique(labels))
+            score = (float(silhouette_score(z, labels, sample_size=sample,
+                                            random_state=self.seed))
+                     if 2 <= k < len(z) else float("nan"))
+            self.resolution_scan.append((float(resolution), k, score))
+            if best is None or (np.isfinite(score) and score >= best_score):
+                best, best_score = (resolution, labels), score if np.isfinite(score) else -np.inf
+        self.start_resolution, labels = float(best[0]), best[1]
+        if len(grid) > 1:
+            logger.info("clustering start: resolution %g, %d clusters (silhouette %.3f)",
+                        self.start_resolution, len(np.unique(labels)), best_score)
+        return labels
 
     def _cluster(self, x, counts, sf, graph: _GraphInputs, bar) -> None:
         cfg, module = self.config, self.module
@@ -295,12 +353,20 @@ class AttentionAESC:
                 n_clusters = int(torch.unique(labels).numel())
                 last = self._record(self.history.cluster, last, loss=value, **terms,
                                     n_clusters=float(n_clusters), label_change=change)
-                bar.update()
-                bar.set_postfix(stage="cluster", loss=f"{value:.4f}", k=n_clusters)
+                self.history.labels.append(labels.cpu().numpy())
+                self._progress(bar, "cluster", epoch, cfg.epochs_cluster, value, n_clusters)
                 if epoch > cfg.min_cluster_epochs and change < cfg.tol:
                     break
                 self._step(optimizer, loss, trained)
         self.centres = self.centres.detach()
+        history = self.history.cluster
+        if history["max_q"]:
+            self.collapsed = collapsed(history["max_q"][-1], len(self.centres),
+                                       int(history["n_clusters"][-1]))
+        if self.collapsed:
+            logger.warning("the clustering stage collapsed: %d clusters left of %d, mean largest "
+                           "q %.3f (uniform rows: %.3f)", history["n_clusters"][-1],
+                           len(self.centres), history["max_q"][-1], 1 / len(self.centres))
 
     def _clustering_loss(self, x, counts, sf, graph: _GraphInputs
                          ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -314,7 +380,7 @@ class AttentionAESC:
         kl = kl_divergence(p, q)
         loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
         terms = {"kl": kl.item(), "reconstruction": reconstruction.item(),
-                 "graph": graph_loss.item()}
+                 "graph": graph_loss.item(), "max_q": q.detach().max(dim=1).values.mean().item()}
         return loss, p.detach().argmax(dim=1), terms
 
     def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, params) -> None:
@@ -323,6 +389,19 @@ class AttentionAESC:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, self.config.clip_norm)
         optimizer.step()
+
+    def _progress(self, bar, stage: str, epoch: int, epochs: int, loss: float,
+                  n_clusters: int | None = None) -> None:
+        """Advance the progress bar; every ``LOG_EVERY`` epochs also log a line (the bar is
+        off where stderr is not a terminal, e.g. in a workflow log)."""
+        bar.update()
+        extra = {} if n_clusters is None else {"k": n_clusters}
+        bar.set_postfix(stage=stage, loss=f"{loss:.4f}", **extra)
+        if (epoch + 1) % LOG_EVERY == 0 or epoch + 1 == epochs:
+            store = self.history.pretrain if stage == "pretrain" else self.history.cluster
+            logger.info("%s epoch %d/%d: loss %.4f%s, %.1f s", stage, epoch + 1, epochs, loss,
+                        "" if n_clusters is None else f", {n_clusters} clusters",
+                        sum(store["seconds"]))
 
     @staticmethod
     def _record(store: dict[str, list[float]], last: float, **values: float) -> float:
@@ -388,4 +467,8 @@ class AttentionAESC:
             "epochs_cluster_run": len(self.history.cluster["loss"]),
             "initial_n_clusters": self.initial_n_clusters,
             "init_graph": self.init_graph,
+            "start_resolution": self.start_resolution,
+            "resolution_scan": np.asarray(self.resolution_scan, dtype=np.float64).reshape(-1, 3),
+            "training_cells": np.asarray(self.training_rows, dtype=np.int64),
+            "collapsed": self.collapsed,
         }

@@ -61,6 +61,10 @@ DATASETS = _dataset_specs()
 _check_names("methods", config["methods"], METHODS)
 _check_names("method_params", config["method_params"], METHODS)
 METHOD_ORDER = ",".join(config["methods"])  # order of methods in tables and figures
+# The AttentionAE-sc rows (default, paper start, authors' code): their clustering stage is plotted.
+ATTENTIONAE_ROWS = [
+    m for m in config["methods"] if METHODS[m].module == "scbench.methods.attentionae_sc"
+]
 SEEDS = config["seeds"]
 
 
@@ -167,4 +171,9 @@ def final_outputs():
         dataset=config["datasets"],
         ext=["png", "pdf"],
     )
-    return ["results/tables/metrics.tsv", *tables, *figures, *umaps]
+    stages = expand(
+        "results/figures/clustering_stage_{dataset}.{ext}",
+        dataset=config["datasets"] if ATTENTIONAE_ROWS else [],
+        ext=["png", "pdf"],
+    )
+    return ["results/tables/metrics.tsv", *tables, *figures, *umaps, *stages]

@@ -1,4 +1,4 @@
-# Figures mirroring the paper (Fig 2, S2, Fig 3B/S3) plus runtime and memory.
+# Figures mirroring the paper (Fig 2, S2, Fig 3B/S3, Fig 4A/S4) plus runtime and memory.
 
 
 rule figure_ari:
@@ -93,3 +93,33 @@ rule figure_umap:
         " --pca {input.pca:q} --methods-order {params.order}"
         " --seed {params.seed} --out-png {output.png:q} --out-pdf {output.pdf:q}"
         " > {log:q} 2>&1"
+
+
+rule figure_clustering_stage:
+    input:
+        prepared="resources/prepared/{dataset}.h5ad",
+        records=lambda wc: expand(
+            "results/runs/{dataset}/{method}/seed{seed}/record.json",
+            dataset=wc.dataset,
+            method=ATTENTIONAE_ROWS,
+            seed=SEEDS,
+        ),
+    output:
+        tsv="results/tables/clustering_stage_{dataset}.tsv",
+        png=report(
+            "results/figures/clustering_stage_{dataset}.png",
+            caption="../report/clustering_stage.rst",
+            category="Clustering stage (Fig 4A, S4)",
+            subcategory="{dataset}",
+        ),
+        pdf="results/figures/clustering_stage_{dataset}.pdf",
+    log:
+        "logs/figures/clustering_stage_{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
+    params:
+        order=",".join(ATTENTIONAE_ROWS),
+    shell:
+        "python -m scbench.clustering_stage {input.prepared:q} --records {input.records:q}"
+        " --methods-order {params.order} --out-tsv {output.tsv:q}"
+        " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"

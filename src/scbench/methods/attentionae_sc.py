@@ -1,9 +1,13 @@
 """AttentionAE-sc (this repository's implementation of the paper), via ``attentionae_sc.cluster``.
 
-Params are :class:`attentionae_sc.AttentionAEConfig` overrides (e.g. ``epochs_pretrain``,
-``epochs_cluster``, ``ablation``). Labels: the model's clusters; cells the model cannot assign
-(no counts) get -1 (declared as ``extra["unassigned_label"]``). Embedding: the 16-d fused latent Z
-(NaN rows for unassigned cells, whose embedding is undefined).
+Three registry rows share this module through their preset ``variant``: ``attentionae_sc``
+(the default: Leiden start chosen by the silhouette of Z), ``attentionae_sc_paper`` (the paper's
+Leiden start at resolution 1.0) and ``attentionae_sc_reference`` (the authors' code). The other
+params are :class:`attentionae_sc.AttentionAEConfig` overrides (e.g. ``epochs_pretrain``,
+``ablation``). Labels: the model's clusters; cells the model cannot assign (no counts) get -1
+(declared as ``extra["unassigned_label"]``). Embedding: the 16-d fused latent Z (NaN rows for
+unassigned cells). ``extra["clustering_stage"]`` holds the per-epoch history of the clustering
+stage, with each epoch's labels of the training cells, for the Fig 4A / S4 plot.
 """
 
 from __future__ import annotations
@@ -13,21 +17,30 @@ from .registry import MethodOutput
 REQUIRES = ("attentionae_sc", "torch")  # missing -> unavailable
 
 KEY = "attentionae_sc"
+STAGE_SERIES = ("n_clusters", "kl", "max_q", "label_change", "loss", "seconds")
 
 
 def run(adata, *, seed, threads, device, n_clusters, params):
     import numpy as np
 
-    from attentionae_sc import cluster
+    from attentionae_sc import AttentionAEConfig, cluster
 
-    cluster(adata, seed=seed, device=device, key_added=KEY, progress=False, **params)
+    settings = dict(params)
+    config = AttentionAEConfig.from_variant(settings.pop("variant", "default"), **settings)
+    cluster(adata, seed=seed, device=device, key_added=KEY, progress=False, config=config)
     codes = adata.obs[KEY].cat.codes.to_numpy().astype(np.int64)  # NaN (unassigned) -> -1
     embedding = np.asarray(adata.obsm[f"X_{KEY}"])
-    info = adata.uns.get(KEY, {})
-    extra = {"settings": info.get("params", dict(params)), "unassigned_label": -1,
-             "n_unassigned": int((codes < 0).sum())}
+    info = adata.uns[KEY]
+    history = info["history"]["cluster"]
+    extra = {"settings": info["params"], "unassigned_label": -1,
+             "n_unassigned": int((codes < 0).sum()),
+             "clustering_stage": {
+                 **{name: history[name] for name in STAGE_SERIES},
+                 "labels": history["labels"],
+                 "training_cells": info["training_cells"],
+             }}
     for key in ("timings", "memory", "epochs_pretrain_run", "epochs_cluster_run",
-                "initial_n_clusters", "init_graph", "n_training_cells"):
-        if key in info:
-            extra[key] = info[key]
+                "initial_n_clusters", "init_graph", "n_training_cells", "start_resolution",
+                "resolution_scan"):
+        extra[key] = info[key]
     return MethodOutput(labels=codes, embedding=embedding, extra=extra)

@@ -28,6 +28,8 @@ class MethodSpec:
     and every other method one thread, so single-threaded runs go side by side. ``source``: for
     a re-implementation, the repository and commit its facts (defaults, layer sizes,
     preprocessing) were read from; its deviations are listed in its module docstring.
+    ``preset``: parameters this row always passes to its module (several rows can share one
+    module, e.g. the AttentionAE-sc variants); a config may not override them.
     """
 
     name: str
@@ -41,6 +43,7 @@ class MethodSpec:
     unavailable: str | None = None
     multithreaded: bool = False
     source: str | None = None
+    preset: tuple[tuple[str, Any], ...] = ()
 
     @property
     def original(self) -> bool:
@@ -79,6 +82,10 @@ class MethodOutput:
 
 _SCANPY = "Wolf, Angerer & Theis, Genome Biol 2018, doi:10.1186/s13059-017-1382-0 (scanpy)"
 
+_ATTENTIONAE = ("Li et al., Attention-based deep clustering method for scRNA-seq data, "
+                "PLoS Comput Biol 2023, doi:10.1371/journal.pcbi.1011641")
+_ATTENTIONAE_SRC = "github.com/LiShenghao813/AttentionAE-sc@8bfbbb8"
+
 _NOT_YET = "not implemented yet (GitHub-only original code; planned in a later issue)"
 
 METHODS: dict[str, MethodSpec] = {
@@ -87,11 +94,26 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             name="attentionae_sc",
             display_name="AttentionAE-sc",
-            reference="Li et al., Attention-based deep clustering method for scRNA-seq data, "
-            "PLoS Comput Biol 2023, doi:10.1371/journal.pcbi.1011641",
+            reference=_ATTENTIONAE + "; default: Leiden start chosen by the silhouette of Z",
             needs_k=False, gpu=True, env="main", implementation="reimplementation",
-            module="scbench.methods.attentionae_sc", multithreaded=True,
-            source="github.com/LiShenghao813/AttentionAE-sc@8bfbbb8",
+            module="scbench.methods.attentionae_sc", multithreaded=True, source=_ATTENTIONAE_SRC,
+            preset=(("variant", "default"),),
+        ),
+        MethodSpec(
+            name="attentionae_sc_paper",
+            display_name="AttentionAE-sc (paper start)",
+            reference=_ATTENTIONAE + "; as the paper: Leiden start at resolution 1.0, DEC",
+            needs_k=False, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.attentionae_sc", multithreaded=True, source=_ATTENTIONAE_SRC,
+            preset=(("variant", "paper"),),
+        ),
+        MethodSpec(
+            name="attentionae_sc_reference",
+            display_name="AttentionAE-sc (authors' code)",
+            reference=_ATTENTIONAE + "; as the authors' code where it departs from the paper",
+            needs_k=False, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.attentionae_sc", multithreaded=True, source=_ATTENTIONAE_SRC,
+            preset=(("variant", "reference"),),
         ),
         MethodSpec(
             name="leiden",

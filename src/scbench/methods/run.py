@@ -24,6 +24,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import math
 import os
 import platform
@@ -314,6 +315,16 @@ def main(argv: list[str] | None = None) -> int:
         print("scbench.methods.run: --params must be a JSON object", file=sys.stderr)
         return 2
 
+    preset = dict(spec.preset)
+    overridden = sorted(set(preset) & set(params))
+    if overridden:
+        print(f"scbench.methods.run: {spec.name} fixes {', '.join(overridden)} "
+              f"({', '.join(f'{k}={preset[k]!r}' for k in overridden)}); use another method row "
+              "instead of overriding it", file=sys.stderr)
+        return 2
+    params = {**params, **preset}
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     set_thread_env(args.threads)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
