@@ -22,9 +22,9 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 def separated_counts():
     """400 cells in 8 well-separated groups of about 50 cells; methods should recover them.
 
-    Groups stay small on purpose: with the paper's Leiden resolution 1.0, AttentionAE-sc
-    splits large homogeneous groups (4 groups of 100 cells gave 8-9 clusters), a property of
-    the method (documented in the README), not of the data's separation.
+    (With the paper's fixed Leiden resolution 1.0, AttentionAE-sc splits larger homogeneous
+    groups: 4 groups of 100 cells gave 8-9 clusters. The default chooses the resolution, see
+    tests/test_clustering_start.py.)
     """
     return simulate_counts(400, 1000, 8, de_prob=0.2, de_loc=1.0, seed=7)
 

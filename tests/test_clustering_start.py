@@ -33,30 +33,30 @@ def two_elongated_types(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(bands).astype(np.float32), np.repeat([0, 1], 150)
 
 
-def start_partition(z: np.ndarray, **config) -> tuple[np.ndarray, AttentionAESC]:
-    model = AttentionAESC(seed=0, progress=False, **config)
+def start_partition(z: np.ndarray, **config) -> tuple[np.ndarray, float, np.ndarray]:
+    """Labels, resolution and resolution scan of the clustering start on ``z``."""
     graph = graphs.neighbor_graph(z, n_neighbors=15, method="gauss", knn=False,
                                   metric="cosine", seed=0)
-    return model._start_partition(z, graph.connectivities), model
+    labels, resolution, scan = AttentionAESC(seed=0, progress=False, **config)._start_partition(
+        z, graph.connectivities)
+    return labels, resolution, np.asarray(scan)
 
 
 def test_redundant_chunks_of_one_type_merge_into_its_cluster():
     z, types = two_elongated_types()
-    fixed, _ = start_partition(z, resolution=1.0)
+    fixed, _, _ = start_partition(z, resolution=1.0)
     assert len(np.unique(fixed)) > 2  # the paper's start cuts each band into chunks
-    auto, model = start_partition(z)
+    auto, resolution, scan = start_partition(z)
     assert adjusted_rand_score(types, auto) == 1.0
-    scan = np.asarray(model.resolution_scan)
     np.testing.assert_allclose(scan[:, 0], AttentionAEConfig().resolution_grid)
-    chosen = scan[scan[:, 0] == model.start_resolution][0]
+    chosen = scan[scan[:, 0] == resolution][0]
     assert chosen[1] == 2 and chosen[2] == np.nanmax(scan[:, 2])
 
 
 def test_a_fixed_resolution_is_used_as_given():
     z, _ = two_elongated_types()
-    labels, model = start_partition(z, resolution=0.7)
-    assert model.start_resolution == 0.7 and len(model.resolution_scan) == 1
-    assert model.resolution_scan[0][1] == len(np.unique(labels))
+    labels, resolution, scan = start_partition(z, resolution=0.7)
+    assert resolution == 0.7 and len(scan) == 1 and scan[0][1] == len(np.unique(labels))
 
 
 def test_variants_set_the_start_and_the_cli_reads_auto():
@@ -84,8 +84,8 @@ def test_a_collapse_is_caught_in_a_run(monkeypatch, caplog):
     # a clustering stage whose Q rows are uniform: every centre equally far from every cell
     adata = simulate_counts(120, 200, 3, seed=1)
     monkeypatch.setattr(AttentionAESC, "_soft_assignment",
-                        lambda self, z: (z[:, :1] * 0 + 1).expand(-1, len(self.centres))
-                        / len(self.centres))
+                        lambda self, z: (z[:, :1] * 0 + 1).expand(-1, len(self.centres_))
+                        / len(self.centres_))
     with caplog.at_level(logging.WARNING, logger="attentionae_sc"):
         model = AttentionAESC(seed=0, progress=False, **FAST).fit(adata)
     assert model.run_info()["collapsed"] is True
@@ -97,7 +97,7 @@ def test_history_keeps_each_epoch_and_logs_progress(caplog):
     with caplog.at_level(logging.INFO, logger="attentionae_sc"):
         model = AttentionAESC(seed=0, progress=False, min_cluster_epochs=20, **FAST).fit(adata)
     lines = [r.getMessage() for r in caplog.records]
-    assert [line.split(":")[0] for line in lines if "epoch" in line] == [
+    assert [line.split(":")[0] for line in lines if " epoch " in line] == [
         "pretrain epoch 10/20", "pretrain epoch 20/20", "cluster epoch 10/10"]
     assert any(line.startswith("clustering start: resolution") for line in lines)
     info = model.run_info()
@@ -121,7 +121,10 @@ def test_cli_scores_only_the_labelled_cells_and_says_so(tmp_path, capsys):
                  "partial", "--metrics-json", str(metrics), "--epochs-pretrain", "10",
                  "--epochs-cluster", "5", "--no-progress"])
     assert code == 0
-    assert "on the 110 cells with a label; 40 without one left out" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "on the 110 cells with a label; 40 without one left out" in printed.out
+    # not a terminal: progress lines go to stderr
+    assert "pretrain epoch 10/10" in printed.err and "cluster epoch" in printed.err
     record = json.loads(metrics.read_text())
     assert record["n_cells_scored"] == 110
     result = __import__("anndata").read_h5ad(tmp_path / "out.h5ad")

@@ -90,7 +90,8 @@ def ari(truth: pd.Series, labels: pd.Series) -> float:
 
 # --- registry ---------------------------------------------------------------------------------
 
-EXPECTED = {"attentionae_sc", "leiden", "louvain", "kmeans", "phenograph", "scvi", "desc",
+EXPECTED = {"attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference", "leiden",
+            "louvain", "kmeans", "phenograph", "scvi", "desc",
             "seurat", "random_labels", "true_labels", "sc3", "scgnn", "scgac", "graph_sc",
             "scdeepcluster", "scea"}
 UNAVAILABLE = {"sc3", "scgnn", "scgac", "graph_sc", "scdeepcluster", "scea"}
@@ -109,6 +110,10 @@ def test_registry_lists_every_method_with_metadata():
                 assert (REPO / "envs" / f"{spec.env}.yaml").is_file()
                 assert (REPO / "envs" / "pip" / f"{spec.env}.txt").is_file()
     assert "10.1371/journal.pcbi.1011641" in registry.get("attentionae_sc").reference
+    variants = {name: dict(registry.get(name).preset).get("variant") for name in
+                ("attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference")}
+    assert variants == {"attentionae_sc": "default", "attentionae_sc_paper": "paper",
+                        "attentionae_sc_reference": "reference"}
     assert {n for n, s in registry.METHODS.items() if s.implementation == "control"} == {
         "random_labels", "true_labels"}
     assert registry.get("kmeans").needs_k and registry.get("random_labels").needs_k
@@ -196,7 +201,11 @@ def test_attentionae_sc_contract_smoke(toy, tmp_path):
     record = read_record(tmp_path)
     assert record["status"] == "ok", record["reason"]
     assert record["device"] == "cpu" and record["versions"]["torch"].startswith("2.13.0")
-    assert record["params"] == params and record["extra"]["epochs_pretrain_run"] == 5
+    assert record["params"] == {**params, "variant": "default"}  # the row's preset is recorded
+    assert record["extra"]["epochs_pretrain_run"] == 5
+    stage = record["extra"]["clustering_stage"]
+    assert len(stage["labels"]) == len(stage["n_clusters"]) == record["extra"]["epochs_cluster_run"]
+    assert len(stage["labels"][0]) == len(stage["training_cells"]) == N_CELLS
     assert np.load(tmp_path / run.EMBEDDING).shape == (N_CELLS, 16)
     labels = read_labels(tmp_path)
     assert len(labels) == N_CELLS and record["n_clusters_found"] >= 1
@@ -405,3 +414,11 @@ def test_seurat_without_r_is_unavailable(toy, tmp_path, monkeypatch):
     record = read_record(tmp_path / "out")
     assert record["status"] == "unavailable" and "Rscript" in record["reason"]
     assert "apt-get install" in record["reason"]
+
+
+def test_a_rows_preset_cannot_be_overridden(toy, tmp_path):
+    done = run_cli("attentionae_sc_paper", toy[0], tmp_path / "out", params={"variant": "default"},
+                   check=False)
+    assert done.returncode == 2
+    assert "attentionae_sc_paper fixes variant='paper'" in done.stderr
+    assert not (tmp_path / "out" / run.RECORD).exists()

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from attentionae_sc import AttentionAEConfig, AttentionAESC, cluster
@@ -78,8 +79,8 @@ def test_refit_starts_afresh_and_a_failed_fit_leaves_no_model(tiny_counts):
     broken.X = broken.X.toarray() * np.nan
     with pytest.raises(ValueError):
         model.fit(broken)
-    assert model.labels_ is None
-    with pytest.raises(RuntimeError, match="not fitted"):
+    assert not hasattr(model, "labels_") and not hasattr(model, "module_")
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.predict(tiny_counts)
 
 
@@ -102,7 +103,7 @@ def test_cells_without_counts_are_unassigned(tiny_counts):
 
 def test_max_cells_trains_on_a_label_free_subsample_and_assigns_all(tiny_counts):
     model = AttentionAESC(seed=0, progress=False, max_cells=50, **FAST).fit(tiny_counts)
-    assert model.n_training_cells == 50
+    assert model.n_training_cells_ == 50
     assert (model.labels_ >= 0).all() and len(model.labels_) == tiny_counts.n_obs
     # the subsample never looks at labels: shuffling them changes nothing
     shuffled = tiny_counts.copy()
@@ -126,14 +127,14 @@ def test_predict_needs_the_model_genes(tiny_counts):
     renamed.var_names = [f"other{i}" for i in range(renamed.n_vars)]
     with pytest.raises(ValueError, match="genes are missing"):
         model.predict(renamed)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         AttentionAESC().predict(tiny_counts)
 
 
 def test_predict_warns_about_a_smaller_gene_set(tiny_counts):
     # library sizes over fewer genes than in fit() shift the normalisation
     model = AttentionAESC(seed=0, progress=False, **FAST).fit(tiny_counts)
-    model_genes = tiny_counts[:, model.gene_space.genes].copy()
+    model_genes = tiny_counts[:, model.gene_space_.genes].copy()
     with pytest.warns(UserWarning, match="pass the full gene set"):
         model.predict(model_genes)
 
@@ -142,7 +143,7 @@ def test_predict_warns_about_a_smaller_gene_set(tiny_counts):
 def test_every_ablation_trains(tiny_counts, ablation):
     model = AttentionAESC(seed=0, progress=False, ablation=ablation, **FAST).fit(tiny_counts)
     assert model.embedding_.shape == (tiny_counts.n_obs, 16)
-    graph_losses = model.history.pretrain["graph"]
+    graph_losses = model.history_.pretrain["graph"]
     assert (max(graph_losses) == 0) == (ablation == "no_gnn")
 
 

@@ -59,7 +59,8 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_confi
         for ext in ("png", "pdf"):
             assert (tmp_path / f"results/figures/{name}.{ext}").stat().st_size > 1000
     stage = pd.read_csv(tmp_path / "results/tables/clustering_stage_sim_tiny.tsv", sep="\t")
-    assert set(stage["method"]) == {"attentionae_sc", "attentionae_sc_paper"}
+    assert set(stage["method"]) == {"attentionae_sc", "attentionae_sc_paper",
+                                    "attentionae_sc_reference"}
     assert set(stage["seed"]) == {0, 1} and stage["ari"].between(-1, 1).all()
     final = stage.loc[stage.groupby(["method", "seed"])["epoch"].idxmax()]
     assert (final["n_clusters"] >= 1).all()

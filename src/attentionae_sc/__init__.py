@@ -7,16 +7,19 @@ PLOS Comput Biol 19(11): e1011641 (2023).
 
 from typing import TYPE_CHECKING
 
+__version__ = "0.1.0"
+
 from .config import ABLATIONS, VARIANTS, AttentionAEConfig
 from .validation import InputError
 
 if TYPE_CHECKING:
     from .api import cluster
     from .metrics import clustering_scores
-    from .model import AttentionAESC
+    from .model import AttentionAESC, NotFittedError
 
 # torch and scanpy load on first use, so `attentionae_sc.metrics` and `.config` stay cheap to import
-_LAZY = {"cluster": ".api", "clustering_scores": ".metrics", "AttentionAESC": ".model"}
+_LAZY = {"cluster": ".api", "clustering_scores": ".metrics", "AttentionAESC": ".model",
+         "NotFittedError": ".model"}
 
 
 def __getattr__(name: str):
@@ -32,7 +35,7 @@ __all__ = [
     "AttentionAEConfig",
     "AttentionAESC",
     "InputError",
+    "NotFittedError",
     "cluster",
     "clustering_scores",
 ]
-__version__ = "0.1.0"

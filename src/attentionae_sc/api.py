@@ -18,7 +18,8 @@ def cluster(
     *,
     layer: str | None = None,
     key_added: str = "attentionae_sc",
-    seed: int = 0,
+    random_state: int | None = None,
+    seed: int | None = None,
     device: str | torch.device = "auto",
     config: AttentionAEConfig | None = None,
     allow_non_integer: bool = False,
@@ -32,10 +33,12 @@ def cluster(
     ``adata.obsm["X_" + key_added]`` (the 16-d embedding) and ``adata.uns[key_added]`` (parameters,
     per-epoch history, timings, memory). Keyword ``overrides`` set fields of
     :class:`AttentionAEConfig`, e.g. ``epochs_pretrain=100`` or ``ablation="no_gnn"``.
-    The number of clusters is found by the method, never given.
+    The number of clusters is found by the method, never given. ``random_state`` (alias
+    ``seed``, default 0) seeds the run.
     """
     adata = adata.copy() if copy else adata
-    model = AttentionAESC(config, seed=seed, device=device, progress=progress, **overrides)
+    model = AttentionAESC(config, random_state=random_state, seed=seed, device=device,
+                          progress=progress, **overrides)
     model.fit(adata, layer=layer, allow_non_integer=allow_non_integer)
     write_results(adata, model, key_added)
     return adata if copy else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from pathlib import Path
@@ -151,11 +152,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # On a terminal the progress bar shows; elsewhere (a log file) a line every 10 epochs does.
+    logger = logging.getLogger("attentionae_sc")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.setLevel(logging.WARNING if sys.stderr.isatty() and not args.no_progress
+                     else logging.INFO)
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
     try:
         record = run(args)
     except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
         print(f"attentionae-sc: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     summary = ", ".join(f"{k}={record[k]:.3f}" for k in ("ari", "nmi", "asw", "db")
                         if not math.isnan(record[k]))
     left_out = record["n_cells"] - record["n_cells_scored"]

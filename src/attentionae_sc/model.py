@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from anndata import AnnData
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.metrics import silhouette_score
 from tqdm.auto import tqdm
 
+from . import __version__
 from . import graph as graphs
 from .config import AttentionAEConfig
 from .losses import CountTarget, GraphTarget, kl_divergence, student_t_q, target_distribution
@@ -25,7 +28,7 @@ from .preprocessing import (
     select_genes,
     size_factors,
 )
-from .runtime import peak_gpu_mb, peak_rss_mb, resolve_device, seed_everything
+from .runtime import atomic_path, peak_gpu_mb, peak_rss_mb, resolve_device, seed_everything
 from .validation import InputError, count_matrix
 
 UNASSIGNED = -1
@@ -34,6 +37,11 @@ LOG_EVERY = 10  # epochs between progress lines in the log
 SILHOUETTE_MAX_CELLS = 5000
 
 logger = logging.getLogger("attentionae_sc")
+SAVE_FORMAT = 1  # version of the file layout written by AttentionAESC.save
+
+
+class NotFittedError(_SklearnNotFittedError):
+    """A method that needs a fitted model was called before :meth:`AttentionAESC.fit`."""
 
 
 @dataclass
@@ -103,52 +111,53 @@ def _finite_value(loss: torch.Tensor, stage: str, epoch: int) -> float:
 class AttentionAESC:
     """AttentionAE-sc clustering of raw-count scRNA-seq data.
 
-    >>> model = AttentionAESC(seed=0).fit(adata)          # doctest: +SKIP
+    >>> model = AttentionAESC(random_state=0).fit(adata)   # doctest: +SKIP
     >>> model.labels_, model.embedding_                    # doctest: +SKIP
     >>> model.predict(new_adata)                           # doctest: +SKIP
+    >>> model.save("model.pt"); AttentionAESC.load("model.pt")  # doctest: +SKIP
 
     ``config`` holds every hyper-parameter (:class:`AttentionAEConfig`); keyword overrides such
-    as ``epochs_pretrain=50`` are applied on top. ``progress=None`` shows a progress bar only on
-    a terminal.
+    as ``epochs_pretrain=50`` are applied on top. ``random_state`` (alias ``seed``) seeds python,
+    numpy, torch and Leiden. ``progress=None`` shows a progress bar only on a terminal; progress
+    and stage summaries also go to ``logging.getLogger("attentionae_sc")``.
+
+    Attributes ending in ``_`` exist only on a fitted model (as in scikit-learn): ``labels_``,
+    ``embedding_``, ``module_`` (the trained network), ``gene_space_``, ``centres_``,
+    ``history_``, ``timings_``, ``memory_``, ``training_cells_``, ``start_resolution_``,
+    ``resolution_scan_``, ``initial_n_clusters_``, ``init_graph_``, ``collapsed_``.
     """
 
     def __init__(
         self,
         config: AttentionAEConfig | None = None,
         *,
-        seed: int = 0,
+        random_state: int | None = None,
+        seed: int | None = None,
         device: str | torch.device = "auto",
         progress: bool | None = None,
         **overrides: Any,
     ) -> None:
         config = config or AttentionAEConfig()
         self.config = config.replace(**overrides) if overrides else config
-        if not 0 <= seed < 2**32:
-            raise ValueError(f"seed must be in [0, 2**32), got {seed}")
-        self.seed = seed
+        if random_state is not None and seed is not None and random_state != seed:
+            raise ValueError(f"random_state={random_state} and its alias seed={seed} differ")
+        random_state = next((v for v in (random_state, seed) if v is not None), 0)
+        if not 0 <= random_state < 2**32:
+            raise ValueError(f"random_state (seed) must be in [0, 2**32), got {random_state}")
+        self.random_state = int(random_state)
         self.device = resolve_device(device)
         self.progress = progress
-        self._reset()
+
+    @property
+    def seed(self) -> int:
+        """Alias of ``random_state``."""
+        return self.random_state
 
     def _reset(self) -> None:
         """Forget any previous fit, so that a fit that fails leaves no half-fitted model."""
-        self.module: AttentionAEModule | None = None
-        self.gene_space: GeneSpace | None = None
-        self.centres: torch.Tensor | None = None
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("_")]:
+            delattr(self, name)
         self._label_of_centre: np.ndarray | None = None
-        self.initial_n_clusters = 0
-        self.init_graph = ""  # "dense" or "knn": the graph the Leiden initialisation used
-        self.start_resolution = 0.0  # the Leiden resolution of the clustering start
-        # per resolution tried: (resolution, clusters, silhouette of Z; NaN for one cluster)
-        self.resolution_scan: list[tuple[float, int, float]] = []
-        self.training_rows: np.ndarray = np.zeros(0, dtype=np.int64)
-        self.collapsed = False
-        self.history = History()
-        self.timings: dict[str, float] = {}
-        self.memory: dict[str, float] = {}
-        self.n_training_cells = 0
-        self.labels_: np.ndarray | None = None
-        self.embedding_: np.ndarray | None = None
 
     # ------------------------------------------------------------------ data -> tensors
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
@@ -161,7 +170,7 @@ class AttentionAESC:
         n_pcs = 50 if cells.n_cells >= cfg.graph_pcs_from_cells else 0
         graph = graphs.neighbor_graph(
             cells.log_norm, n_neighbors=cfg.n_neighbors, method=cfg.graph_method,
-            knn=cfg.graph_knn, metric=cfg.graph_metric, seed=self.seed, n_pcs=n_pcs,
+            knn=cfg.graph_knn, metric=cfg.graph_metric, seed=self.random_state, n_pcs=n_pcs,
         )
         normalized = graphs.gcn_normalize(graph.connectivities, cfg.gcn_normalization)
         adjacency = graphs.to_torch(normalized, self.device)
@@ -187,31 +196,45 @@ class AttentionAESC:
         limit = self.config.max_cells
         if not limit or n_cells <= limit:
             return np.arange(n_cells)
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         return np.sort(rng.choice(n_cells, size=limit, replace=False))
 
     # ------------------------------------------------------------------ training
     def fit(self, adata: AnnData, layer: str | None = None, *,
             allow_non_integer: bool = False) -> AttentionAESC:
         """Train on the raw counts in ``adata.X`` (or ``layer``) and cluster every cell."""
+        self._reset()
+        try:
+            self._fit(adata, layer, allow_non_integer)
+        except BaseException:
+            self._reset()  # a failed fit leaves an unfitted model, not a half-fitted one
+            raise
+        return self
+
+    def fit_predict(self, adata: AnnData, layer: str | None = None, *,
+                    allow_non_integer: bool = False) -> np.ndarray:
+        """:meth:`fit`, then the labels of every cell (``labels_``)."""
+        return self.fit(adata, layer, allow_non_integer=allow_non_integer).labels_
+
+    def _fit(self, adata: AnnData, layer: str | None, allow_non_integer: bool) -> None:
         cfg = self.config
         start = time.perf_counter()
-        self._reset()
+        self.history_, self.timings_ = History(), {}
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-        seed_everything(self.seed)
+        seed_everything(self.random_state)
         cells, genes = self._prepare(adata, layer, allow_non_integer)
         train = cells.subset(self._training_rows(cells.n_cells))
-        self.training_rows = train.index
-        self.n_training_cells = train.n_cells
-        self.gene_space = fit_gene_space(train, genes, adata.n_vars)
-        x = self._tensor(self.gene_space.scale(train.log_norm))
+        self.training_cells_ = train.index
+        self.n_training_cells_ = train.n_cells
+        self.gene_space_ = fit_gene_space(train, genes, adata.n_vars)
+        x = self._tensor(self.gene_space_.scale(train.log_norm))
         counts = CountTarget.from_counts(self._tensor(train.counts))
         sf = self._tensor(size_factors(train.library_size))
         graph = self._graph(train, with_target=True)
-        self.timings["preprocess_s"] = time.perf_counter() - start
+        self.timings_["preprocess_s"] = time.perf_counter() - start
 
-        self.module = AttentionAEModule(
+        self.module_ = AttentionAEModule(
             x.shape[1], hidden=cfg.hidden, heads=cfg.heads, attention_dropout=cfg.attention_dropout,
             noise=cfg.noise, noise_sd=cfg.noise_sd, theta_activation=cfg.theta_activation,
             ablation=cfg.ablation,
@@ -221,10 +244,13 @@ class AttentionAESC:
         try:
             tick = time.perf_counter()
             self._pretrain(x, counts, sf, graph, bar)
-            self.timings["pretrain_s"] = time.perf_counter() - tick
+            self.timings_["pretrain_s"] = time.perf_counter() - tick
+            logger.info("pretraining: %d epochs, loss %.4f, %.1f s",
+                        len(self.history_.pretrain["loss"]), self.history_.pretrain["loss"][-1],
+                        self.timings_["pretrain_s"])
             tick = time.perf_counter()
             self._cluster(x, counts, sf, graph, bar)
-            self.timings["cluster_s"] = time.perf_counter() - tick
+            self.timings_["cluster_s"] = time.perf_counter() - tick
         finally:
             bar.close()
 
@@ -232,26 +258,26 @@ class AttentionAESC:
         if train.n_cells == cells.n_cells:
             z = self._embed(x, graph.adjacency)
         else:
-            z = self._embed(self._tensor(self.gene_space.scale(cells.log_norm)),
+            z = self._embed(self._tensor(self.gene_space_.scale(cells.log_norm)),
                             self._graph(cells, with_target=False).adjacency)
         labels = self._assign(z)
-        self.timings["assign_s"] = time.perf_counter() - tick
-        self.timings["total_s"] = time.perf_counter() - start
-        self.memory = {"peak_rss_mb": peak_rss_mb()}
+        self.timings_["assign_s"] = time.perf_counter() - tick
+        self.timings_["total_s"] = time.perf_counter() - start
+        self.memory_ = {"peak_rss_mb": peak_rss_mb()}
         gpu = peak_gpu_mb(self.device)
         if gpu is not None:
-            self.memory["peak_gpu_mb"] = gpu
+            self.memory_["peak_gpu_mb"] = gpu
 
-        self._label_of_centre = _size_order(labels, len(self.centres))
+        self._label_of_centre = _size_order(labels, len(self.centres_))
         self.embedding_ = np.full((adata.n_obs, z.shape[1]), np.nan, dtype=np.float32)
         self.embedding_[cells.index] = z.cpu().numpy()
         all_labels = np.full(adata.n_obs, UNASSIGNED, dtype=np.int64)
         all_labels[cells.index] = self._label_of_centre[labels]
         self.labels_ = all_labels  # set last: it marks the model as fitted
-        return self
+        logger.info("done: %d clusters, %.1f s", len(np.unique(labels)), self.timings_["total_s"])
 
     def _pretrain(self, x, counts, sf, graph: _GraphInputs, bar) -> None:
-        cfg, module = self.config, self.module
+        cfg, module = self.config, self.module_
         optimizer = torch.optim.Adam(module.parameters(), lr=cfg.lr)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step,
                                                     gamma=cfg.lr_gamma)
@@ -264,7 +290,7 @@ class AttentionAESC:
                 output, x=x, counts=counts, graph_target=graph.target)
             loss = reconstruction + cfg.graph_weight * graph_loss
             value = _finite_value(loss, "pretraining", epoch)
-            last = self._record(self.history.pretrain, last, loss=value,
+            last = self._record(self.history_.pretrain, last, loss=value,
                                 reconstruction=reconstruction.item(), graph=graph_loss.item())
             self._progress(bar, "pretrain", epoch, cfg.epochs_pretrain, value)
             if value < best:
@@ -278,12 +304,12 @@ class AttentionAESC:
     def _embed(self, x: torch.Tensor, adjacency: torch.Tensor | None,
                train_mode: bool = False) -> torch.Tensor:
         """Z without gradients; in eval mode unless ``train_mode`` (noise and dropout on)."""
-        self.module.train(train_mode)
-        z, _ = self.module.encode(x, adjacency)
+        self.module_.train(train_mode)
+        z, _ = self.module_.encode(x, adjacency)
         return z
 
     def _soft_assignment(self, z: torch.Tensor) -> torch.Tensor:
-        return student_t_q(z, self.centres, alpha=self.config.student_t_alpha,
+        return student_t_q(z, self.centres_, alpha=self.config.student_t_alpha,
                            power=self.config.student_t_power)
 
     @torch.no_grad()
@@ -296,17 +322,21 @@ class AttentionAESC:
         whatever ``graph_method`` is); each cluster's mean is a centre."""
         cfg = self.config
         z_np = z.cpu().numpy()
-        self.init_graph = "dense" if len(z_np) <= cfg.init_graph_dense_max_cells else "knn"
+        self.init_graph_ = "dense" if len(z_np) <= cfg.init_graph_dense_max_cells else "knn"
         z_graph = graphs.neighbor_graph(z_np, n_neighbors=cfg.n_neighbors, method="gauss",
-                                        knn=self.init_graph == "knn", metric=cfg.graph_metric,
-                                        seed=self.seed)
-        labels = self._start_partition(z_np, z_graph.connectivities)
+                                        knn=self.init_graph_ == "knn", metric=cfg.graph_metric,
+                                        seed=self.random_state)
+        labels, self.start_resolution_, self.resolution_scan_ = self._start_partition(
+            z_np, z_graph.connectivities)
         centres = np.stack([z_np[labels == k].mean(axis=0) for k in np.unique(labels)])
         return self._tensor(centres)
 
-    def _start_partition(self, z: np.ndarray, connectivities) -> np.ndarray:
+    def _start_partition(self, z: np.ndarray, connectivities
+                         ) -> tuple[np.ndarray, float, list[tuple[float, int, float]]]:
         """Leiden labels of Z at the configured resolution or, for ``"auto"``, at the resolution
-        of ``resolution_grid`` whose partition has the highest silhouette on Z.
+        of ``resolution_grid`` whose partition has the highest silhouette on Z; also the
+        resolution used and, per resolution tried, (resolution, clusters, silhouette; NaN for
+        one cluster).
 
         Leiden at a fixed resolution cuts a large homogeneous type into chunks whose size is set
         by the graph's density, not by the data (CellBench: 20-35 cells per chunk whatever the
@@ -317,31 +347,33 @@ class AttentionAESC:
         cfg = self.config
         grid = cfg.resolution_grid if cfg.resolution == "auto" else (float(cfg.resolution),)
         sample = min(len(z), SILHOUETTE_MAX_CELLS)
+        scan: list[tuple[float, int, float]] = []
         best, best_score = None, -np.inf
         for resolution in sorted(grid):
-            labels = graphs.leiden(connectivities, resolution=resolution, seed=self.seed)
+            labels = graphs.leiden(connectivities, resolution=resolution, seed=self.random_state)
             k = len(np.unique(labels))
             score = (float(silhouette_score(z, labels, sample_size=sample,
-                                            random_state=self.seed))
+                                            random_state=self.random_state))
                      if 2 <= k < len(z) else float("nan"))
-            self.resolution_scan.append((float(resolution), k, score))
+            scan.append((float(resolution), k, score))
             if best is None or (np.isfinite(score) and score >= best_score):
                 best, best_score = (resolution, labels), score if np.isfinite(score) else -np.inf
-        self.start_resolution, labels = float(best[0]), best[1]
+        resolution, labels = float(best[0]), best[1]
         if len(grid) > 1:
             logger.info("clustering start: resolution %g, %d clusters (silhouette %.3f)",
-                        self.start_resolution, len(np.unique(labels)), best_score)
-        return labels
+                        resolution, len(np.unique(labels)), best_score)
+        return labels, resolution, scan
 
     def _cluster(self, x, counts, sf, graph: _GraphInputs, bar) -> None:
-        cfg, module = self.config, self.module
+        cfg, module = self.config, self.module_
         tick = time.perf_counter()
         z = self._embed(x, graph.adjacency, train_mode=cfg.init_embedding_train_mode)
-        self.centres = self._initial_centres(z).requires_grad_(True)
-        self.initial_n_clusters = len(self.centres)
-        self.timings["cluster_init_s"] = time.perf_counter() - tick
+        self.centres_ = self._initial_centres(z).requires_grad_(True)
+        self.initial_n_clusters_ = len(self.centres_)
+        self.collapsed_ = False
+        self.timings_["cluster_init_s"] = time.perf_counter() - tick
         with module.clustering_stage() as trained:
-            optimizer = torch.optim.Adam(trained + [self.centres], lr=cfg.lr)
+            optimizer = torch.optim.Adam(trained + [self.centres_], lr=cfg.lr)
             module.train()
             previous, last = None, time.perf_counter()
             for epoch in range(cfg.epochs_cluster):
@@ -351,31 +383,34 @@ class AttentionAESC:
                           else float((labels != previous).float().mean()))
                 previous = labels
                 n_clusters = int(torch.unique(labels).numel())
-                last = self._record(self.history.cluster, last, loss=value, **terms,
+                last = self._record(self.history_.cluster, last, loss=value, **terms,
                                     n_clusters=float(n_clusters), label_change=change)
-                self.history.labels.append(labels.cpu().numpy())
+                self.history_.labels.append(labels.cpu().numpy())
                 self._progress(bar, "cluster", epoch, cfg.epochs_cluster, value, n_clusters)
                 if epoch > cfg.min_cluster_epochs and change < cfg.tol:
                     break
                 self._step(optimizer, loss, trained)
-        self.centres = self.centres.detach()
-        history = self.history.cluster
+        self.centres_ = self.centres_.detach()
+        history = self.history_.cluster
+        logger.info("clustering: %d epochs, %d clusters from %d", len(history["loss"]),
+                    history["n_clusters"][-1] if history["n_clusters"] else len(self.centres_),
+                    len(self.centres_))
         if history["max_q"]:
-            self.collapsed = collapsed(history["max_q"][-1], len(self.centres),
+            self.collapsed_ = collapsed(history["max_q"][-1], len(self.centres_),
                                        int(history["n_clusters"][-1]))
-        if self.collapsed:
+        if self.collapsed_:
             logger.warning("the clustering stage collapsed: %d clusters left of %d, mean largest "
                            "q %.3f (uniform rows: %.3f)", history["n_clusters"][-1],
-                           len(self.centres), history["max_q"][-1], 1 / len(self.centres))
+                           len(self.centres_), history["max_q"][-1], 1 / len(self.centres_))
 
     def _clustering_loss(self, x, counts, sf, graph: _GraphInputs
                          ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """KL(P||Q) + r2 * L_train (eq. 20), the labels (argmax of P) and the loss terms."""
         cfg = self.config
-        output = self.module(x, graph.adjacency, sf)
+        output = self.module_(x, graph.adjacency, sf)
         q = self._soft_assignment(output.z)
         p = target_distribution(q.detach() if cfg.detach_target else q)
-        reconstruction, graph_loss = self.module.losses(
+        reconstruction, graph_loss = self.module_.losses(
             output, x=x, counts=counts, graph_target=graph.target)
         kl = kl_divergence(p, q)
         loss = kl + cfg.train_weight * (reconstruction + cfg.graph_weight * graph_loss)
@@ -398,7 +433,7 @@ class AttentionAESC:
         extra = {} if n_clusters is None else {"k": n_clusters}
         bar.set_postfix(stage=stage, loss=f"{loss:.4f}", **extra)
         if (epoch + 1) % LOG_EVERY == 0 or epoch + 1 == epochs:
-            store = self.history.pretrain if stage == "pretrain" else self.history.cluster
+            store = self.history_.pretrain if stage == "pretrain" else self.history_.cluster
             logger.info("%s epoch %d/%d: loss %.4f%s, %.1f s", stage, epoch + 1, epochs, loss,
                         "" if n_clusters is None else f", {n_clusters} clusters",
                         sum(store["seconds"]))
@@ -413,19 +448,19 @@ class AttentionAESC:
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
-        if self.labels_ is None:  # set last in fit()
-            raise RuntimeError("this AttentionAESC is not fitted yet; call fit() first")
+        if not hasattr(self, "labels_"):  # set last in fit()
+            raise NotFittedError("this AttentionAESC is not fitted yet; call fit() or load()")
 
     def _new_cells(self, adata: AnnData, layer: str | None,
                    allow_non_integer: bool) -> tuple[Cells, torch.Tensor]:
         self._check_fitted()
         matrix = count_matrix(adata, layer, allow_non_integer=allow_non_integer)
-        cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space,
+        cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space_,
                                     self.config.target_sum)
         if cells.n_cells <= self.config.n_neighbors and self.config.ablation != "no_gnn":
             raise InputError(f"need more than n_neighbors={self.config.n_neighbors} cells, "
                              f"got {cells.n_cells}")
-        z = self._embed(self._tensor(self.gene_space.scale(cells.log_norm)),
+        z = self._embed(self._tensor(self.gene_space_.scale(cells.log_norm)),
                         self._graph(cells, with_target=False).adjacency)
         return cells, z
 
@@ -457,18 +492,87 @@ class AttentionAESC:
         """Parameters, history, timings and memory, in a form ``AnnData.uns`` can store."""
         self._check_fitted()
         return {
-            "params": {**self.config.to_dict(), "seed": self.seed, "device": str(self.device)},
-            "history": self.history.to_dict(),
-            "timings": dict(self.timings),
-            "memory": dict(self.memory),
-            "n_training_cells": self.n_training_cells,
-            "n_genes": len(self.gene_space.genes),
-            "epochs_pretrain_run": len(self.history.pretrain["loss"]),
-            "epochs_cluster_run": len(self.history.cluster["loss"]),
-            "initial_n_clusters": self.initial_n_clusters,
-            "init_graph": self.init_graph,
-            "start_resolution": self.start_resolution,
-            "resolution_scan": np.asarray(self.resolution_scan, dtype=np.float64).reshape(-1, 3),
-            "training_cells": np.asarray(self.training_rows, dtype=np.int64),
-            "collapsed": self.collapsed,
+            "params": {**self.config.to_dict(), "random_state": self.random_state,
+                       "device": str(self.device)},
+            "history": self.history_.to_dict(),
+            "timings": dict(self.timings_),
+            "memory": dict(self.memory_),
+            "n_training_cells": self.n_training_cells_,
+            "n_genes": len(self.gene_space_.genes),
+            "epochs_pretrain_run": len(self.history_.pretrain["loss"]),
+            "epochs_cluster_run": len(self.history_.cluster["loss"]),
+            "initial_n_clusters": self.initial_n_clusters_,
+            "init_graph": self.init_graph_,
+            "start_resolution": self.start_resolution_,
+            "resolution_scan": np.asarray(self.resolution_scan_, dtype=np.float64).reshape(-1, 3),
+            "training_cells": np.asarray(self.training_cells_, dtype=np.int64),
+            "collapsed": self.collapsed_,
         }
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model (settings, network, centres, gene space, results) to ``path``
+        with ``torch.save``, atomically; :meth:`load` reads it back."""
+        self._check_fitted()
+        history = self.history_
+        state = {
+            "format": SAVE_FORMAT, "version": __version__,
+            "config": self.config.to_dict(), "random_state": self.random_state,
+            "n_genes": len(self.gene_space_.genes),
+            "module": self.module_.state_dict(),
+            "centres": self.centres_.cpu(),
+            "label_of_centre": torch.from_numpy(self._label_of_centre),
+            "gene_space": {"genes": [str(g) for g in self.gene_space_.genes],
+                           "mean": torch.from_numpy(self.gene_space_.mean),
+                           "std": torch.from_numpy(self.gene_space_.std),
+                           "n_input_genes": int(self.gene_space_.n_input_genes)},
+            "labels": torch.from_numpy(self.labels_),
+            "embedding": torch.from_numpy(self.embedding_),
+            "training_cells": torch.from_numpy(np.asarray(self.training_cells_)),
+            "history": {"pretrain": history.pretrain, "cluster": history.cluster,
+                        "labels": [torch.from_numpy(np.asarray(row)) for row in history.labels]},
+            "timings": dict(self.timings_), "memory": dict(self.memory_),
+            "scalars": {"n_training_cells": int(self.n_training_cells_),
+                        "initial_n_clusters": int(self.initial_n_clusters_),
+                        "init_graph": self.init_graph_, "collapsed": bool(self.collapsed_),
+                        "start_resolution": float(self.start_resolution_)},
+            "resolution_scan": [list(row) for row in self.resolution_scan_],
+        }
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> AttentionAESC:
+        """A fitted model written by :meth:`save` (``torch.load`` with ``weights_only=True``:
+        the file holds tensors and plain values only), on ``device``."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("format") != SAVE_FORMAT:
+            raise ValueError(f"{path}: not an AttentionAESC file of format {SAVE_FORMAT}")
+        model = cls(AttentionAEConfig(**state["config"]), random_state=state["random_state"],
+                    device=device, progress=False)
+        cfg = model.config
+        model.module_ = AttentionAEModule(
+            state["n_genes"], hidden=cfg.hidden, heads=cfg.heads,
+            attention_dropout=cfg.attention_dropout, noise=cfg.noise, noise_sd=cfg.noise_sd,
+            theta_activation=cfg.theta_activation, ablation=cfg.ablation).to(model.device)
+        model.module_.load_state_dict(state["module"])
+        model.module_.eval()
+        model.centres_ = state["centres"].to(model.device)
+        model._label_of_centre = state["label_of_centre"].numpy()
+        space = state["gene_space"]
+        model.gene_space_ = GeneSpace(np.asarray(space["genes"]), space["mean"].numpy(),
+                                      space["std"].numpy(), space["n_input_genes"])
+        history = History(state["history"]["pretrain"], state["history"]["cluster"],
+                          [row.numpy() for row in state["history"]["labels"]])
+        model.history_, model.timings_, model.memory_ = (history, state["timings"],
+                                                         state["memory"])
+        model.training_cells_ = state["training_cells"].numpy()
+        scalars = state["scalars"]
+        model.n_training_cells_ = scalars["n_training_cells"]
+        model.initial_n_clusters_ = scalars["initial_n_clusters"]
+        model.init_graph_, model.collapsed_ = scalars["init_graph"], scalars["collapsed"]
+        model.start_resolution_ = scalars["start_resolution"]
+        model.resolution_scan_ = [tuple(row) for row in state["resolution_scan"]]
+        model.embedding_ = state["embedding"].numpy()
+        model.labels_ = state["labels"].numpy()  # set last: it marks the model as fitted
+        return model

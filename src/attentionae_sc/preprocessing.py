@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +9,7 @@ import scanpy as sc
 import scipy.sparse as sp
 from anndata import AnnData
 
-from .validation import InputError
+from .validation import InputError, warn
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,8 @@ def select_genes(
     names = np.asarray(var_names)[genes]
     log_norm = _log_normalize(matrix, target_sum)
     if len(genes) <= n_hvg:
-        warnings.warn(
-            f"data has {len(genes)} expressed genes, not more than n_hvg={n_hvg}: "
-            "using all of them",
-            stacklevel=3,
-        )
+        warn(f"data has {len(genes)} expressed genes, not more than n_hvg={n_hvg}: "
+             "using all of them")
         keep = np.arange(len(genes))
     else:
         sc.pp.highly_variable_genes(log_norm, n_top_genes=n_hvg)
@@ -123,12 +119,9 @@ def cells_in_gene_space(
     """Prepare new cells on the fitted gene list (library size over all of their genes)."""
     genes = space.genes
     if len(var_names) < space.n_input_genes:
-        warnings.warn(
-            f"the data has {len(var_names)} genes, the training data had "
-            f"{space.n_input_genes}: each cell is normalised by its counts over all genes, so "
-            "a smaller gene set shifts the embedding and labels; pass the full gene set",
-            stacklevel=4,
-        )
+        warn(f"the data has {len(var_names)} genes, the training data had "
+             f"{space.n_input_genes}: each cell is normalised by its counts over all genes, so "
+             "a smaller gene set shifts the embedding and labels; pass the full gene set")
     position = {name: i for i, name in enumerate(np.asarray(var_names))}
     missing = [g for g in genes if g not in position]
     if missing:

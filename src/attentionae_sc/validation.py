@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -11,6 +13,16 @@ from anndata import AnnData
 
 class InputError(ValueError):
     """The input data cannot be used as given; the message says why and what to do."""
+
+
+def warn(message: str) -> None:
+    """``warnings.warn`` attributed to the first caller outside this package, so the warning
+    points at the user's line whichever entry point (``fit``, ``cluster``, ``predict``) ran."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def count_matrix(adata: AnnData, layer: str | None = None, *,
@@ -83,7 +95,7 @@ def check_counts(
                     message + ". If this is intended, pass allow_non_integer=True "
                     "(CLI: --allow-non-integer)."
                 )
-            warnings.warn(message + "; continuing because allow_non_integer=True", stacklevel=3)
+            warn(message + "; continuing because allow_non_integer=True")
 
 
 def check_label_key(adata: AnnData, label_key: str) -> None:

@@ -318,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     preset = dict(spec.preset)
     overridden = sorted(set(preset) & set(params))
     if overridden:
-        print(f"scbench.methods.run: {spec.name} fixes {', '.join(overridden)} "
-              f"({', '.join(f'{k}={preset[k]!r}' for k in overridden)}); use another method row "
+        fixed = ", ".join(f"{k}={preset[k]!r}" for k in overridden)
+        print(f"scbench.methods.run: {spec.name} fixes {fixed}; use another method row "
               "instead of overriding it", file=sys.stderr)
         return 2
     params = {**params, **preset}
