@@ -36,7 +36,7 @@ def test_cluster_writes_labels_embedding_and_run_info(tiny_counts):
     assert isinstance(adata.obs["aae"].dtype, pd.CategoricalDtype)
     assert adata.obsm["X_aae"].shape == (adata.n_obs, 16)
     info = adata.uns["aae"]
-    assert info["params"]["seed"] == 0 and info["params"]["epochs_pretrain"] == 15
+    assert info["params"]["random_state"] == 0 and info["params"]["epochs_pretrain"] == 15
     timings = {"preprocess_s", "pretrain_s", "cluster_init_s", "cluster_s", "total_s"}
     assert timings <= set(info["timings"])
     assert info["memory"]["peak_rss_mb"] > 0
@@ -60,7 +60,7 @@ def test_same_seed_same_labels_on_cpu():
 def test_umap_cell_graph_trains_and_initialises_from_the_gaussian_kernel(tiny_counts):
     umap = AttentionAESC(seed=0, progress=False, graph_method="umap", **FAST).fit(tiny_counts)
     gauss = AttentionAESC(seed=0, progress=False, **FAST).fit(tiny_counts)
-    assert umap.init_graph == "dense" and (umap.labels_ >= 0).all()
+    assert umap.init_graph_ == "knn" and (umap.labels_ >= 0).all()  # default: kNN kernel of Z
     assert not np.array_equal(umap.embedding_, gauss.embedding_)
     with pytest.raises(ValueError, match="needs graph_knn=True"):
         AttentionAEConfig(graph_method="umap", graph_knn=False)
