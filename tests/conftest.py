@@ -44,7 +44,8 @@ def data_mirror() -> Path:
 
 @pytest.fixture(scope="session")
 def failing_method_config() -> dict:
-    """Config overlay: config/test.yaml's methods plus louvain, which always fails (an unknown
-    parameter makes it raise); the workflow must turn it into ``failed`` rows, not holes."""
+    """Config overlay: config/test.yaml's methods plus louvain, which always fails (0 neighbours
+    passes the workflow's check of parameter names and kinds, but scikit-learn's kNN rejects it);
+    the workflow must turn it into ``failed`` rows, not holes."""
     methods = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["methods"]
-    return {"methods": [*methods, "louvain"], "method_params": {"louvain": {"bogus": 1}}}
+    return {"methods": [*methods, "louvain"], "method_params": {"louvain": {"n_neighbors": 0}}}

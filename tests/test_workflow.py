@@ -41,7 +41,7 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_confi
     status = metrics.groupby("method")["status"].agg(set)
     assert status["louvain"] == {"failed"} and status["sc3"] == {"unavailable"}
     failed = metrics[metrics["method"] == "louvain"]
-    assert failed["reason"].str.contains("bogus").all() and failed["ari"].isna().all()
+    assert failed["reason"].str.contains("n_neighbors").all() and failed["ari"].isna().all()
     metrics = metrics[metrics["method"].isin(methods)]
     assert set(metrics["status"]) == {"ok"}
     by_method = metrics.groupby("method")["ari"].mean()
@@ -85,13 +85,22 @@ def test_only_runnable_gpu_methods_request_a_gpu(tmp_path):
     ("methods", ["leiden", "magic_method"], "unknown methods 'magic_method'"),
     ("method_params", {"attentionae_cs": {"epochs_pretrain": 5}},
      "unknown method_params 'attentionae_cs'"),
+    ("method_params", {"attentionae_sc": {"epoch_pretrain": 5}},
+     "unknown parameter(s) for attentionae_sc: epoch_pretrain"),
+    ("method_params", {"attentionae_sc": {"ablation": "no_gcn"}}, "ablation must be one of"),
+    ("method_params", {"leiden": {"resolution": "high"}}, "resolution must be a number"),
+    ("method_params", {"random_labels": {"k": 3}}, "it takes no parameters"),
+    ("simulations", {"sim_tiny": {"n_cells": 240, "n_genes": 600, "n_groups": 4, "seed": 1,
+                                  "de_porb": 0.3}}, "de_porb"),
+    ("custom_datasets", {"mine": {"path": "x.h5ad", "format": "h5ad", "labels": "ct"}}, "labels"),
     ("seeds", [-1], "seeds"),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, expected):
-    result = snakemake(tmp_path, "-n", config={key: value})
+    # a real run, not a dry run: it must stop before its first job (the dataset's preparation)
+    result = snakemake(tmp_path, config={key: value})
     assert result.returncode != 0
     assert expected in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "logs").exists()
 
 
 def test_corrupted_mirror_file_is_rejected_and_nothing_is_written(tmp_path, data_mirror):

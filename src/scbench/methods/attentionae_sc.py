@@ -8,11 +8,33 @@ Params are :class:`attentionae_sc.AttentionAEConfig` overrides (e.g. ``epochs_pr
 
 from __future__ import annotations
 
+from typing import Any
+
 from .registry import MethodOutput
 
 REQUIRES = ("attentionae_sc", "torch")  # missing -> unavailable
 
 KEY = "attentionae_sc"
+
+
+def __getattr__(name: str) -> Any:
+    """``DEFAULTS``: every field of ``AttentionAEConfig`` with its default, read when asked for
+    (importing ``attentionae_sc`` loads numpy, which this module must not do at import)."""
+    if name != "DEFAULTS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from dataclasses import MISSING, fields
+
+    from attentionae_sc import AttentionAEConfig
+
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()
+            for f in fields(AttentionAEConfig)}
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Raise ``ValueError`` for settings ``AttentionAEConfig`` rejects (range, choice)."""
+    from attentionae_sc import AttentionAEConfig
+
+    AttentionAEConfig(**params)
 
 
 def run(adata, *, seed, threads, device, n_clusters, params):
