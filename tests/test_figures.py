@@ -64,9 +64,10 @@ def test_figures_cli(metrics, tmp_path):
 
 
 @pytest.mark.slow
-def test_umaps_from_run_records(tmp_path):
+def test_umaps_from_run_records(tmp_path, monkeypatch):
     """60 cells, 3 types: one run with an embedding (and two unassigned cells with NaN rows),
-    one without, one failed (CLI path)."""
+    one without, one failed (CLI path). Labels come in reverse cell order: each predicted
+    panel must colour every cell as its true type (the labels are right once aligned)."""
     rng = np.random.default_rng(0)
     truth = np.repeat(["alpha", "beta", "gamma"], 20)
     counts = rng.poisson(1.0, (60, 40)).astype(np.float32)
@@ -77,27 +78,50 @@ def test_umaps_from_run_records(tmp_path):
     adata.obs["celltype"] = pd.Categorical(truth)
     adata.write_h5ad(tmp_path / "prepared.h5ad")
     np.save(tmp_path / "pca.npy", np.log1p(counts) @ rng.normal(size=(40, 5)))
-    records = []
+    files = {"records": [], "labels": [], "embeddings": []}
     for method, status, embedding in [("attentionae_sc", "ok", True), ("leiden", "ok", False),
                                       ("km_pca", "failed", False)]:
         run_dir = tmp_path / "runs" / method / "seed0"
         run_dir.mkdir(parents=True)
         (run_dir / "record.json").write_text(json.dumps(
-            {"method": method, "status": status, "extra": {"unassigned_label": -1}}))
-        records.append(str(run_dir / "record.json"))
+            {"method": method, "status": status, "extra": {"unassigned_label": -1},
+             "embedding": "method" if embedding else None}))
+        for key, name in (("records", "record.json"), ("labels", "labels.tsv"),
+                          ("embeddings", "embedding.npy")):
+            files[key].append(str(run_dir / name))
         labels = np.arange(60) // 20
+        rows = np.zeros((60 if status == "ok" else 0, 0))
         if embedding:
             labels[:2] = -1
             rows = counts[:, :30] + rng.normal(0, 0.1, (60, 30))
             rows[:2] = np.nan
-            np.save(run_dir / "embedding.npy", rows)
-        if status == "ok":  # labels in reverse cell order: aligned by the cell column
-            pd.DataFrame({"cell": adata.obs_names[::-1], "label": labels[::-1]}
-                         ).to_csv(run_dir / "labels.tsv", sep="\t", index=False)
-    main(["umaps", str(tmp_path / "prepared.h5ad"), "--records", *records,
+        np.save(run_dir / "embedding.npy", rows)
+        cells = adata.obs_names[::-1] if status == "ok" else []  # reverse order: aligned by name
+        pd.DataFrame({"cell": cells, "label": labels[::-1][:len(cells)]}
+                     ).to_csv(run_dir / "labels.tsv", sep="\t", index=False)
+    main(["umaps", str(tmp_path / "prepared.h5ad"), "--records", *files["records"],
+          "--labels", *files["labels"], "--embeddings", *files["embeddings"],
           "--pca", str(tmp_path / "pca.npy"), "--seed", "0",
           "--out-png", str(tmp_path / "umap.png"), "--out-pdf", str(tmp_path / "umap.pdf")])
     assert_written(tmp_path, "umap")
+
+    captured = _captured_figure(monkeypatch)
+    main(["umaps", str(tmp_path / "prepared.h5ad"), "--records", *files["records"],
+          "--labels", *files["labels"], "--embeddings", *files["embeddings"],
+          "--pca", str(tmp_path / "pca.npy"), "--out-png", "u.png", "--out-pdf", "u.pdf"])
+    axes = captured[0].axes
+    assert len(axes) == 4  # two rows: the failed run has none, and is named below instead
+    assert "km_pca" in captured[0].get_supxlabel()
+    assert [axes[0].get_title(), axes[1].get_title(), axes[3].get_title()] == [
+        "True labels", "Predicted (3 clusters, 2 unassigned)", "Predicted (3 clusters)"]
+    assert "method embedding" in axes[0].get_ylabel()
+    assert "shared PCA" in axes[2].get_ylabel()
+    for truth_ax, predicted_ax, first in ((axes[0], axes[1], 2), (axes[2], axes[3], 0)):
+        true_colours = truth_ax.collections[0].get_facecolors()
+        predicted = predicted_ax.collections[0]
+        np.testing.assert_array_equal(predicted.get_offsets(),
+                                      truth_ax.collections[0].get_offsets()[first:])
+        np.testing.assert_array_equal(predicted.get_facecolors(), true_colours[first:])
 
 
 def test_only_controls_get_grey_bars():

@@ -91,6 +91,16 @@ def read_record(outdir: Path) -> dict:
     return json.loads((Path(outdir) / run.RECORD).read_text())
 
 
+def assert_no_results(outdir: Path) -> None:
+    """A run that is not ok still has its three files, the workflow's declared outputs: a
+    labels.tsv with only its header and an embedding without rows or columns."""
+    assert sorted(p.name for p in Path(outdir).iterdir()) == sorted(
+        [run.LABELS, run.EMBEDDING, run.RECORD])  # and no temporary files
+    assert read_labels(outdir).empty
+    assert np.load(Path(outdir) / run.EMBEDDING).shape == (0, 0)
+    assert read_record(outdir)["embedding"] is None
+
+
 def read_labels(outdir: Path) -> pd.Series:
     table = pd.read_csv(Path(outdir) / run.LABELS, sep="\t", dtype={"cell": str})
     assert list(table.columns) == ["cell", "label"]
@@ -240,7 +250,8 @@ def test_controls(toy, tmp_path):
     run_cli("random_labels", toy_path, tmp_path / "random", seed=3)
     record = read_record(tmp_path / "random")
     assert record["status"] == "ok" and record["n_clusters_given"] == N_GROUPS
-    assert record["embedding"] is None and not (tmp_path / "random" / run.EMBEDDING).exists()
+    assert record["embedding"] is None  # and its embedding.npy has no columns
+    assert np.load(tmp_path / "random" / run.EMBEDDING).shape == (N_CELLS, 0)
     random_labels = read_labels(tmp_path / "random")
     assert random_labels.nunique() == N_GROUPS and abs(ari(truth, random_labels)) < 0.1
 
@@ -305,10 +316,10 @@ def test_wrong_length_labels_fail_with_clear_reason(fake_method, toy, tmp_path):
     assert record["status"] == "failed"
     assert all(word in record["reason"] for word in ("fake_short", "299", "300"))
     assert record["reason"].startswith("ContractError:")
-    assert not (tmp_path / "out" / run.LABELS).exists()
+    assert_no_results(tmp_path / "out")
 
 
-def test_raising_method_fails_and_leaves_no_outputs(fake_method, toy, tmp_path, capsys):
+def test_raising_method_fails_and_leaves_empty_outputs(fake_method, toy, tmp_path, capsys):
     name = fake_method("fake_raise", "raise ValueError('boom')")
     out = tmp_path / "out"
     out.mkdir()
@@ -318,7 +329,7 @@ def test_raising_method_fails_and_leaves_no_outputs(fake_method, toy, tmp_path, 
     record = read_record(out)
     assert record["status"] == "failed" and record["reason"] == "ValueError: boom"
     assert record["runtime_s"] is not None
-    assert sorted(p.name for p in out.iterdir()) == [run.RECORD]  # no partial or temp files
+    assert_no_results(out)  # the stale files replaced, no partial or temp files
     assert "Traceback" in capsys.readouterr().err
 
 
@@ -371,7 +382,8 @@ def test_unavailable_methods_record_the_reason(fake_method, toy, tmp_path):
     assert run.main(main_args("sc3", toy[0], tmp_path / "sc3")) == 0
     record = read_record(tmp_path / "sc3")
     assert record["status"] == "unavailable" and "Bioconductor" in record["reason"]
-    assert record["n_clusters_given"] is None and not (tmp_path / "sc3" / run.LABELS).exists()
+    assert record["n_clusters_given"] is None
+    assert_no_results(tmp_path / "sc3")
     name = fake_method("fake_missing_dep", "pass", header="import package_that_is_not_there")
     assert run.main(main_args(name, toy[0], tmp_path / "dep")) == 0
     record = read_record(tmp_path / "dep")
@@ -397,7 +409,8 @@ def test_cli_method_error_is_a_failed_record_with_exit_0(toy, tmp_path):
     record = read_record(tmp_path)
     assert record["status"] == "failed"
     assert "unknown parameter(s) for kmeans: bogus" in record["reason"]
-    assert "Traceback" in done.stderr and not (tmp_path / run.LABELS).exists()
+    assert "Traceback" in done.stderr
+    assert_no_results(tmp_path)
 
 
 # --- environments -----------------------------------------------------------------------------

@@ -57,9 +57,20 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_confi
     for name in ("fig2_ari", "figS2_metrics", "fig_cost", "umap_sim_tiny"):
         for ext in ("png", "pdf"):
             assert (tmp_path / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    # every run, failed and unavailable ones too, has the three declared outputs
+    runs = sorted((tmp_path / "results/runs").glob("*/*/seed*"))
+    assert len(runs) == len(metrics) + 4  # + louvain and sc3, two seeds each
+    for run_dir in runs:
+        assert {p.name for p in run_dir.iterdir()} == {"record.json", "labels.tsv",
+                                                      "embedding.npy"}, run_dir
     # a second run has nothing to do: outputs are complete and up to date
     again = snakemake(tmp_path, "-n", config=config)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # the HTML report builds from these results, with the figures and the metrics table
+    report = snakemake(tmp_path, "--report", "report.html", config=config)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    assert "fig2_ari.png" in html and "metrics.tsv" in html
 
 
 def test_values_given_on_the_command_line_get_their_types(tmp_path):
