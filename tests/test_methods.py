@@ -274,13 +274,8 @@ def test_attentionae_sc_contract_smoke(toy, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _restore_thread_env(monkeypatch):
+def _restore_thread_env(restore_thread_env):
     """In-process ``run.main`` sets OMP_NUM_THREADS & co.; undo it after each test."""
-    for var in run.THREAD_VARS:
-        if var in os.environ:
-            monkeypatch.setenv(var, os.environ[var])
-        else:
-            monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture
