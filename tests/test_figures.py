@@ -1,4 +1,4 @@
-"""Benchmark figures render to non-empty PNG and PDF files."""
+"""Benchmark figures: the numbers each one draws, and non-empty PNG and PDF files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import PathCollection
 from test_aggregate import METHODS, make_records
 
 from scbench.aggregate import metrics_table, write_metrics
@@ -29,9 +30,32 @@ def assert_written(tmp_path, stem: str) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
-def test_metric_bars(metrics, tmp_path):
+def bar_values(ax) -> tuple[list[float], list[float]]:
+    """(bar heights, seed dots) drawn on ``ax``, each sorted."""
+    heights = sorted(patch.get_height() for patch in ax.patches)
+    dots = sorted(y for c in ax.collections if isinstance(c, PathCollection)  # scatter
+                  for _, y in c.get_offsets())
+    return heights, dots
+
+
+def expected_values(metrics: pd.DataFrame, column: str, log: bool = False):
+    """(mean of the ok seeds per dataset and method, every ok value): what the bars show."""
+    ok = metrics[metrics["status"] == "ok"].dropna(subset=[column])
+    if log:
+        ok = ok[ok[column] > 0]
+    return (sorted(ok.groupby(["dataset", "method"])[column].mean()),
+            sorted(ok[column].astype(float)))
+
+
+def test_metric_bars(metrics, tmp_path, monkeypatch):
     fig_metric_bars(metrics, METHODS, "ari", tmp_path / "fig2.png", tmp_path / "fig2.pdf")
     assert_written(tmp_path, "fig2")
+    captured = _captured_figure(monkeypatch)
+    fig_metric_bars(metrics, METHODS, "ari", "fig2.png", "fig2.pdf")
+    heights, dots = bar_values(captured[0].axes[0])
+    means, values = expected_values(metrics, "ari")
+    np.testing.assert_allclose(heights, means)  # one bar per dataset and method: the mean
+    np.testing.assert_allclose(dots, values)  # and a dot per successful seed
 
 
 def test_bars_mark_a_mean_over_only_some_seeds(metrics):
@@ -47,12 +71,25 @@ def test_bars_mark_a_mean_over_only_some_seeds(metrics):
     assert texts.count("2/3") == 1 and "n/a" in texts  # k-means: 2 of 3 seeds; unavailable
 
 
-def test_s2_and_cost(metrics, tmp_path):
+def test_s2_and_cost(metrics, tmp_path, monkeypatch):
     fig_s2(metrics, METHODS, tmp_path / "s2.png", tmp_path / "s2.pdf")
     gpu = metrics.assign(peak_gpu_mb=np.where(metrics["method"] == "attentionae_sc", 500.0, np.nan))
     fig_cost(gpu, None, tmp_path / "cost.png", tmp_path / "cost.pdf")
     assert_written(tmp_path, "s2")
     assert_written(tmp_path, "cost")
+    captured = _captured_figure(monkeypatch)
+    fig_s2(metrics, METHODS, "s2.png", "s2.pdf")
+    fig_cost(gpu, None, "cost.png", "cost.pdf")
+    s2, cost = captured
+    for ax, column in zip(s2.axes, ("nmi", "asw", "db")):
+        for got, want in zip(bar_values(ax), expected_values(metrics, column, column == "db")):
+            np.testing.assert_allclose(got, want, err_msg=column)
+    assert len(cost.axes) == 3  # runtime, memory and, as one method recorded it, GPU memory
+    filled = gpu.assign(runtime_s=gpu["runtime_s"].fillna(gpu["bench_s"]),
+                        peak_mem_mb=gpu["peak_mem_mb"].fillna(gpu["bench_max_rss_mb"]))
+    for ax, column in zip(cost.axes, ("runtime_s", "peak_mem_mb", "peak_gpu_mb")):
+        for got, want in zip(bar_values(ax), expected_values(filled, column, log=True)):
+            np.testing.assert_allclose(got, want, err_msg=column)
 
 
 def test_figures_cli(metrics, tmp_path):
