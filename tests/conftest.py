@@ -44,7 +44,24 @@ def data_mirror() -> Path:
 
 @pytest.fixture(scope="session")
 def failing_method_config() -> dict:
-    """Config overlay: config/test.yaml's methods plus louvain, which always fails (an unknown
-    parameter makes it raise); the workflow must turn it into ``failed`` rows, not holes."""
+    """Config overlay: config/test.yaml's methods plus louvain, which always fails (0 neighbours
+    passes the workflow's check of parameter names and kinds, but scikit-learn's kNN rejects it);
+    the workflow must turn it into ``failed`` rows, not holes."""
     methods = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["methods"]
-    return {"methods": [*methods, "louvain"], "method_params": {"louvain": {"bogus": 1}}}
+    return {"methods": [*methods, "louvain"], "method_params": {"louvain": {"n_neighbors": 0}}}
+
+
+@pytest.fixture
+def restore_thread_env(monkeypatch):
+    """For tests that call ``scbench.methods.run.main`` in-process: it sets OMP_NUM_THREADS & co.
+    and torch's thread count; both are restored after the test."""
+    from scbench.methods.run import THREAD_VARS
+
+    for var in THREAD_VARS:
+        if var in os.environ:
+            monkeypatch.setenv(var, os.environ[var])
+        else:
+            monkeypatch.delenv(var, raising=False)
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -177,3 +177,46 @@ def test_duplicated_gene_names_are_rejected_in_fit_and_predict(tiny_counts):
         model.predict(duplicated)
     with pytest.raises(InputError, match="1 gene names occur more than once"):
         AttentionAESC(progress=False).fit(duplicated)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, h5ad, capsys, monkeypatch,
+                                              restore_thread_env):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # also on a GPU machine
+    with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
+        AttentionAESC(device="cuda")
+    out = tmp_path / "res.h5ad"
+    assert main([str(h5ad), "--out", str(out), "--device", "cuda", *FAST]) == 2
+    assert "invalid option: device 'cuda' requested" in capsys.readouterr().err
+    assert not out.exists()
+    from scbench.methods import run
+
+    runs = tmp_path / "run"
+    assert run.main(["--method", "attentionae_sc", "--input", str(h5ad), "--seed", "0",
+                     "--outdir", str(runs), "--device", "cuda"]) == 0
+    record = json.loads((runs / "record.json").read_text())
+    assert record["status"] == "failed" and "no CUDA device is visible" in record["reason"]
+
+
+def test_a_nan_loss_stops_training_with_a_clear_error(tiny_counts, h5ad, tmp_path, monkeypatch,
+                                                       restore_thread_env):
+    import torch
+
+    from attentionae_sc import module
+
+    monkeypatch.setattr(module, "zinb_nll", lambda *args: torch.tensor(float("nan")))
+    model = AttentionAESC(progress=False, epochs_pretrain=3, epochs_cluster=2)
+    with pytest.raises(FloatingPointError, match="pretraining loss is nan at epoch 0"):
+        model.fit(tiny_counts)
+    assert not hasattr(model, "labels_")
+    # in the benchmark the run becomes a failed record naming the cause
+    from scbench.methods import run
+
+    runs = tmp_path / "run"
+    assert run.main(["--method", "attentionae_sc", "--input", str(h5ad), "--seed", "0",
+                     "--outdir", str(runs), "--device", "cpu",
+                     "--params", json.dumps({"epochs_pretrain": 3, "epochs_cluster": 2})]) == 0
+    record = json.loads((runs / "record.json").read_text())
+    assert record["status"] == "failed"
+    assert record["reason"] == "FloatingPointError: pretraining loss is nan at epoch 0"

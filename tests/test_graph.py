@@ -78,7 +78,7 @@ def test_unit_diagonal_completes_the_knn_kernel_like_the_dense_one():
     np.testing.assert_array_equal(with_unit_diagonal(dense).toarray(), dense.toarray())
 
 
-def test_leiden_finds_two_blobs_and_is_seeded():
+def test_leiden_finds_two_blobs():
     rng = np.random.default_rng(1)
     points = np.vstack([rng.normal(0, 0.1, (40, 4)), rng.normal(4, 0.1, (40, 4))])
     graph = neighbor_graph(points, n_neighbors=10, method="gauss", knn=True, metric="euclidean",
@@ -86,4 +86,13 @@ def test_leiden_finds_two_blobs_and_is_seeded():
     labels = leiden(graph.connectivities, resolution=0.1, seed=0)
     assert len(set(labels[:40])) == 1 and len(set(labels[40:])) == 1
     assert labels[0] != labels[-1]
-    np.testing.assert_array_equal(labels, leiden(graph.connectivities, resolution=0.1, seed=0))
+
+
+def test_leiden_is_seeded_where_the_seed_matters():
+    # a random graph without community structure: each seed finds another partition, so a seed
+    # that were ignored (or a global RNG used instead) would show
+    graph = sp.random(60, 60, density=0.08, random_state=0, format="csr")
+    graph = graph + graph.T
+    partitions = [leiden(graph, resolution=1.0, seed=seed) for seed in (0, 1, 2, 0)]
+    np.testing.assert_array_equal(partitions[0], partitions[3])
+    assert len({tuple(p) for p in partitions[:3]}) >= 2

@@ -2,7 +2,8 @@
 
 Methods run through the runner CLI (``python -m scbench.methods.run``) in a temp dir. A method
 whose environment is not built runs with the project interpreter instead; when that makes it
-``unavailable`` (missing package, or R/Seurat missing), the test is skipped with the reason.
+``unavailable`` (missing package, or R/Seurat missing), the test is skipped with the reason, or
+fails with it under ``SCBENCH_REQUIRE_BASELINES=1`` (set by ``.ci/run``, which builds every env).
 Method envs are looked up under ``$SCBENCH_ENV_ROOT`` (default ``<repo>/resources/envs``), i.e.
 ``python -m scbench.envs build ENV $SCBENCH_ENV_ROOT/ENV``.
 
@@ -26,9 +27,12 @@ import pytest
 
 from scbench import envs
 from scbench.methods import registry, run
+from scbench.methods.params import accepted_params, check_params
 
 REPO = Path(__file__).resolve().parents[1]
 ENV_ROOT = Path(os.environ.get("SCBENCH_ENV_ROOT", REPO / "resources" / "envs"))
+#: CI (.ci/run): a runnable baseline that cannot run here is a failure, not a skip.
+REQUIRE_BASELINES = os.environ.get("SCBENCH_REQUIRE_BASELINES") == "1"
 N_CELLS, N_GENES, N_GROUPS = 300, 500, 4
 
 # Small overrides keep the suite fast; everything else is each method's default. scvi also gets
@@ -72,8 +76,29 @@ def run_cli(method, toy_path, outdir, *, python=None, params=None, seed=0, threa
     return done
 
 
+def skip_unavailable(method: str, record: dict) -> None:
+    """Skip the test of a baseline that is ``unavailable`` here (its env or R not installed);
+    fail it instead under ``SCBENCH_REQUIRE_BASELINES=1``."""
+    if record["status"] != "unavailable":
+        return
+    message = f"{method} unavailable here: {record['reason']}"
+    if REQUIRE_BASELINES:
+        pytest.fail(f"SCBENCH_REQUIRE_BASELINES=1 but {message}")
+    pytest.skip(message)
+
+
 def read_record(outdir: Path) -> dict:
     return json.loads((Path(outdir) / run.RECORD).read_text())
+
+
+def assert_no_results(outdir: Path) -> None:
+    """A run that is not ok still has its three files, the workflow's declared outputs: a
+    labels.tsv with only its header and an embedding without rows or columns."""
+    assert sorted(p.name for p in Path(outdir).iterdir()) == sorted(
+        [run.LABELS, run.EMBEDDING, run.RECORD])  # and no temporary files
+    assert read_labels(outdir).empty
+    assert np.load(Path(outdir) / run.EMBEDDING).shape == (0, 0)
+    assert read_record(outdir)["embedding"] is None
 
 
 def read_labels(outdir: Path) -> pd.Series:
@@ -140,6 +165,49 @@ def test_method_modules_import_without_heavy_dependencies():
     assert done.stdout.strip() == "[]"
 
 
+def test_every_method_declares_the_parameters_it_accepts():
+    """The workflow's start-up check reads them: each default passes it, as does None."""
+    from dataclasses import fields
+
+    from attentionae_sc import AttentionAEConfig
+
+    for name, spec in registry.METHODS.items():
+        accepted = accepted_params(name)
+        assert (spec.module is None) <= (accepted == {}), name
+        check_params(name, accepted)
+    assert set(accepted_params("attentionae_sc")) == {
+        f.name for f in fields(AttentionAEConfig)}
+
+
+@pytest.mark.parametrize("method, bad, match", [
+    ("kmeans", {"n_clusters": 3}, "unknown parameter.*n_clusters.*valid: n_init"),
+    ("kmeans", {"n_init": 2.5}, "n_init must be an integer"),
+    ("kmeans", {"n_init": True}, "n_init must be an integer"),
+    ("leiden", {"resolution": "1"}, "resolution must be a number"),
+    ("attentionae_sc", {"detach_target": 0}, "detach_target must be a boolean"),
+    ("attentionae_sc", {"max_cells": 5}, "max_cells .* must exceed n_neighbors"),
+    ("sc3", {"k": 3}, "takes no parameters"),
+])
+def test_parameter_check_names_the_method_and_the_problem(method, bad, match):
+    with pytest.raises(ValueError, match=match):
+        check_params(method, bad)
+    check_params("leiden", {"resolution": 1})  # an integer where the default is a float
+    check_params("attentionae_sc", {"max_cells": None, "hidden": [32, 16, 8]})
+
+
+def test_an_unavailable_baseline_fails_where_baselines_are_required(monkeypatch):
+    record = {"status": "unavailable", "reason": "its environment is not built"}
+    monkeypatch.setitem(globals(), "REQUIRE_BASELINES", False)
+    with pytest.raises(pytest.skip.Exception, match="desc unavailable here"):
+        skip_unavailable("desc", record)
+    monkeypatch.setitem(globals(), "REQUIRE_BASELINES", True)
+    with pytest.raises(pytest.fail.Exception, match="REQUIRE_BASELINES=1 but desc unavailable"):
+        skip_unavailable("desc", record)
+    skip_unavailable("desc", {"status": "ok"})  # an available baseline neither skips nor fails
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "SCBENCH_REQUIRE_BASELINES=1" in ci and "SCBENCH_SLURM_TEST=1" in ci
+
+
 # --- methods on the toy data ------------------------------------------------------------------
 
 RECOVERING = ["leiden", "louvain", "kmeans", "phenograph", "scvi", "desc", "seurat"]
@@ -151,8 +219,8 @@ def test_method_recovers_well_separated_groups(method, toy, tmp_path):
     spec = registry.get(method)
     run_cli(method, toy_path, tmp_path, params=FAST_PARAMS.get(method))
     record = read_record(tmp_path)
-    if record["status"] == "unavailable" and spec.env != envs.MAIN:
-        pytest.skip(f"{method} unavailable here: {record['reason']}")
+    if spec.env != envs.MAIN:
+        skip_unavailable(method, record)
     assert record["status"] == "ok", record["reason"]
     assert record["method"] == method and record["seed"] == 0 and record["n_cells"] == N_CELLS
     assert record["implementation"] == spec.implementation
@@ -175,8 +243,7 @@ def test_seurat_takes_non_count_values_as_they_are(toy, tmp_path):
     adata.write_h5ad(scaled)
     run_cli("seurat", scaled, tmp_path / "out")
     record = read_record(tmp_path / "out")
-    if record["status"] == "unavailable":
-        pytest.skip(f"seurat unavailable here: {record['reason']}")
+    skip_unavailable("seurat", record)
     assert record["status"] == "ok", record["reason"]
     assert ari(toy[1], read_labels(tmp_path / "out")) > 0.9
 
@@ -188,7 +255,8 @@ def test_controls(toy, tmp_path):
     run_cli("random_labels", toy_path, tmp_path / "random", seed=3)
     record = read_record(tmp_path / "random")
     assert record["status"] == "ok" and record["n_clusters_given"] == N_GROUPS
-    assert record["embedding"] is None and not (tmp_path / "random" / run.EMBEDDING).exists()
+    assert record["embedding"] is None  # and its embedding.npy has no columns
+    assert np.load(tmp_path / "random" / run.EMBEDDING).shape == (N_CELLS, 0)
     random_labels = read_labels(tmp_path / "random")
     assert random_labels.nunique() == N_GROUPS and abs(ari(truth, random_labels)) < 0.1
 
@@ -215,13 +283,8 @@ def test_attentionae_sc_contract_smoke(toy, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _restore_thread_env(monkeypatch):
+def _restore_thread_env(restore_thread_env):
     """In-process ``run.main`` sets OMP_NUM_THREADS & co.; undo it after each test."""
-    for var in run.THREAD_VARS:
-        if var in os.environ:
-            monkeypatch.setenv(var, os.environ[var])
-        else:
-            monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture
@@ -257,10 +320,10 @@ def test_wrong_length_labels_fail_with_clear_reason(fake_method, toy, tmp_path):
     assert record["status"] == "failed"
     assert all(word in record["reason"] for word in ("fake_short", "299", "300"))
     assert record["reason"].startswith("ContractError:")
-    assert not (tmp_path / "out" / run.LABELS).exists()
+    assert_no_results(tmp_path / "out")
 
 
-def test_raising_method_fails_and_leaves_no_outputs(fake_method, toy, tmp_path, capsys):
+def test_raising_method_fails_and_leaves_empty_outputs(fake_method, toy, tmp_path, capsys):
     name = fake_method("fake_raise", "raise ValueError('boom')")
     out = tmp_path / "out"
     out.mkdir()
@@ -270,7 +333,7 @@ def test_raising_method_fails_and_leaves_no_outputs(fake_method, toy, tmp_path, 
     record = read_record(out)
     assert record["status"] == "failed" and record["reason"] == "ValueError: boom"
     assert record["runtime_s"] is not None
-    assert sorted(p.name for p in out.iterdir()) == [run.RECORD]  # no partial or temp files
+    assert_no_results(out)  # the stale files replaced, no partial or temp files
     assert "Traceback" in capsys.readouterr().err
 
 
@@ -323,7 +386,8 @@ def test_unavailable_methods_record_the_reason(fake_method, toy, tmp_path):
     assert run.main(main_args("sc3", toy[0], tmp_path / "sc3")) == 0
     record = read_record(tmp_path / "sc3")
     assert record["status"] == "unavailable" and "Bioconductor" in record["reason"]
-    assert record["n_clusters_given"] is None and not (tmp_path / "sc3" / run.LABELS).exists()
+    assert record["n_clusters_given"] is None
+    assert_no_results(tmp_path / "sc3")
     name = fake_method("fake_missing_dep", "pass", header="import package_that_is_not_there")
     assert run.main(main_args(name, toy[0], tmp_path / "dep")) == 0
     record = read_record(tmp_path / "dep")
@@ -349,7 +413,8 @@ def test_cli_method_error_is_a_failed_record_with_exit_0(toy, tmp_path):
     record = read_record(tmp_path)
     assert record["status"] == "failed"
     assert "unknown parameter(s) for kmeans: bogus" in record["reason"]
-    assert "Traceback" in done.stderr and not (tmp_path / run.LABELS).exists()
+    assert "Traceback" in done.stderr
+    assert_no_results(tmp_path)
 
 
 # --- environments -----------------------------------------------------------------------------

@@ -1,3 +1,7 @@
+import ast
+import inspect
+
+import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +14,12 @@ from attentionae_sc import AttentionAEConfig, AttentionAESC, cluster
 from attentionae_sc.simulation import simulate_counts
 
 FAST = {"epochs_pretrain": 15, "epochs_cluster": 5}
+
+
+@pytest.fixture(scope="module")
+def full_fit():
+    """The full model fitted on tiny_counts' data (80 cells, 3 groups) with FAST settings."""
+    return AttentionAESC(seed=0, progress=False, **FAST).fit(simulate_counts(80, 300, 3, seed=3))
 
 
 @pytest.mark.slow
@@ -101,17 +111,103 @@ def test_cells_without_counts_are_unassigned(tiny_counts):
     assert np.isfinite(adata.obsm["X_attentionae_sc"][1:5]).all()
 
 
-def test_max_cells_trains_on_a_label_free_subsample_and_assigns_all(tiny_counts):
+def test_max_cells_trains_on_a_subsample_and_predict_reproduces_every_label(tiny_counts):
     model = AttentionAESC(seed=0, progress=False, max_cells=50, **FAST).fit(tiny_counts)
     assert model.n_training_cells_ == 50
     assert (model.labels_ >= 0).all() and len(model.labels_) == tiny_counts.n_obs
-    # the subsample never looks at labels: shuffling them changes nothing
-    shuffled = tiny_counts.copy()
-    shuffled.obs["celltype"] = shuffled.obs["celltype"].sample(frac=1, random_state=0).to_numpy()
-    again = AttentionAESC(seed=0, progress=False, max_cells=50, **FAST).fit(shuffled)
-    np.testing.assert_array_equal(model.labels_, again.labels_)
     rows = model._training_rows(1000)
     assert len(rows) == 50 and len(np.unique(rows)) == 50
+    # predict after a subsampled fit: all cells, as fit assigned them (30 never trained on)
+    np.testing.assert_array_equal(model.predict(tiny_counts), model.labels_)
+    np.testing.assert_allclose(model.transform(tiny_counts), model.embedding_, rtol=1e-5,
+                               atol=1e-6)
+    part = model.predict(tiny_counts[:40].copy())
+    assert len(part) == 40 and set(part) <= set(model.labels_)
+
+
+def test_labels_in_obs_cannot_change_the_fit(tiny_counts, full_fit):
+    # by construction: the same counts without any obs column give the same fit
+    bare = ad.AnnData(tiny_counts.X.copy(), obs=pd.DataFrame(index=tiny_counts.obs_names),
+                      var=tiny_counts.var.copy())
+    assert "celltype" in tiny_counts.obs and bare.obs.columns.empty
+    fit = AttentionAESC(seed=0, progress=False, **FAST).fit(bare)
+    np.testing.assert_array_equal(fit.labels_, full_fit.labels_)
+    np.testing.assert_array_equal(fit.embedding_, full_fit.embedding_)
+    # by reading: the code that gets the user's AnnData never touches its obs (the graph
+    # functions get arrays; graph.leiden reads the obs of an AnnData of its own)
+    from attentionae_sc import losses, model, module, preprocessing, validation
+
+    sources = [inspect.getsource(m) for m in (model, preprocessing, module, losses)]
+    sources.append(inspect.getsource(validation.count_matrix))
+    for source in sources:
+        attributes = {n.attr for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Attribute)}
+        assert "obs" not in attributes
+
+
+def test_counts_from_a_layer_give_the_same_fit_as_counts_in_x(tiny_counts, full_fit):
+    layered = tiny_counts.copy()
+    layered.layers["counts"] = tiny_counts.X.copy()
+    layered.X = sp.csr_matrix(np.log1p(tiny_counts.X.toarray()))  # not counts: must be ignored
+    from_layer = AttentionAESC(seed=0, progress=False, **FAST).fit(layered, layer="counts")
+    np.testing.assert_array_equal(from_layer.labels_, full_fit.labels_)
+    np.testing.assert_array_equal(from_layer.embedding_, full_fit.embedding_)
+    np.testing.assert_array_equal(from_layer.predict(layered, layer="counts"), full_fit.labels_)
+
+
+def test_labels_are_numbered_by_cluster_size(full_fit):
+    sizes = np.bincount(full_fit.labels_[full_fit.labels_ >= 0])
+    assert len(sizes) >= 3 and (sizes > 0).all()
+    assert (np.diff(sizes) <= 0).all(), sizes  # 0 = the largest cluster
+    from attentionae_sc.model import _size_order
+
+    # centre 2 holds most cells, 0 and 3 tie (the lower index first), centre 1 holds none
+    np.testing.assert_array_equal(_size_order(np.array([2, 2, 2, 0, 3]), 4), [1, 3, 0, 2])
+
+
+def test_pretraining_stops_when_patience_epochs_in_a_row_bring_no_lower_loss(tiny_counts):
+    # lr near 0: the loss moves only with the input noise, so it stops improving early
+    model = AttentionAESC(seed=0, progress=False, epochs_pretrain=80, epochs_cluster=0,
+                          lr=1e-9, pretrain_patience=3).fit(tiny_counts)
+    loss = model.history_.pretrain["loss"]
+    stop = len(loss) - 1
+    best = int(np.argmin(loss[:stop]))
+    assert stop < 79 and stop - best == 4, loss  # the 4th epoch in a row without a lower loss
+    assert min(loss[best + 1:]) >= loss[best]
+    longer = AttentionAESC(seed=0, progress=False, epochs_pretrain=stop + 5, epochs_cluster=0,
+                           lr=1e-9, pretrain_patience=stop + 5).fit(tiny_counts)
+    assert len(longer.history_.pretrain["loss"]) == stop + 5  # patience past the end: no stop
+
+
+@pytest.mark.parametrize(("tol", "epochs_run"), [(1.0, 4), (0.0, 12)])
+def test_clustering_stops_once_labels_change_less_than_tol(tiny_counts, tol, epochs_run):
+    # the test starts after min_cluster_epochs (2): with tol 1 any change stops at epoch 3,
+    # with tol 0 nothing does
+    model = AttentionAESC(seed=0, progress=False, epochs_pretrain=2, epochs_cluster=12,
+                          min_cluster_epochs=2, tol=tol).fit(tiny_counts)
+    assert len(model.history_.cluster["loss"]) == epochs_run
+    assert model.run_info()["epochs_cluster_run"] == epochs_run
+
+
+def test_the_graph_of_10000_cells_or_more_is_built_on_50_pcs(monkeypatch):
+    from attentionae_sc import graph
+    from attentionae_sc.preprocessing import Cells
+
+    calls = []
+    real = graph.neighbor_graph
+
+    def recording(features, **kw):
+        calls.append((features.shape[0], kw["n_pcs"]))
+        return real(features, **kw)
+
+    monkeypatch.setattr(graph, "neighbor_graph", recording)
+    model = AttentionAESC(seed=0, progress=False, device="cpu")
+    assert model.config.graph_pcs_from_cells == 10_000
+    rng = np.random.default_rng(0)
+    for n in (9_999, 10_000):
+        log_norm = rng.random((n, 60), dtype=np.float32)
+        cells = Cells(np.arange(n), log_norm, log_norm, np.ones(n, dtype=np.float32))
+        assert model._graph(cells, with_target=False).adjacency.shape == (n, n)
+    assert calls == [(9_999, 0), (10_000, 50)]
 
 
 def test_predict_on_the_training_cells_reproduces_labels(tiny_counts):
@@ -140,11 +236,29 @@ def test_predict_warns_about_a_smaller_gene_set(tiny_counts):
 
 
 @pytest.mark.parametrize("ablation", ["no_attention", "no_zinb", "no_residual", "no_gnn"])
-def test_every_ablation_trains(tiny_counts, ablation):
+def test_every_ablation_changes_the_computation(tiny_counts, full_fit, ablation):
     model = AttentionAESC(seed=0, progress=False, ablation=ablation, **FAST).fit(tiny_counts)
     assert model.embedding_.shape == (tiny_counts.n_obs, 16)
-    graph_losses = model.history_.pretrain["graph"]
-    assert (max(graph_losses) == 0) == (ablation == "no_gnn")
+    assert not np.allclose(model.embedding_, full_fit.embedding_, atol=1e-3)
+    names = {name.split(".")[0] for name, _ in model.module_.named_parameters()}
+    dropped = {"no_attention": {"fusion1", "fusion2"}, "no_gnn": {"gcn1", "gcn2"},
+               "no_zinb": {"pi_head", "mu_head", "theta_head"}, "no_residual": set()}[ablation]
+    assert dropped <= {name.split(".")[0] for name, _ in full_fit.module_.named_parameters()}
+    assert not dropped & names  # the ablated part has no weights, so it cannot be used
+    graph = np.asarray(model.history_.pretrain["graph"])
+    assert (graph == 0).all() == (ablation == "no_gnn")
+    reconstruction = model.history_.pretrain["reconstruction"][0]
+    full_reconstruction = full_fit.history_.pretrain["reconstruction"][0]
+    # no_zinb: the MSE of the scaled input (about 1 at the start), not the ZINB NLL of counts
+    assert (abs(reconstruction - 1) < 0.5) == (ablation == "no_zinb")
+    assert (abs(full_reconstruction - 1) < 0.5) is False
+    if ablation == "no_residual":  # the same weights, but z without the residual sum
+        x = torch.randn(5, model.module_.enc1[0].in_features)
+        full = type(model.module_)(x.shape[1]).eval()
+        full.load_state_dict(model.module_.state_dict())
+        model.module_.eval()
+        assert not torch.allclose(full.encode(x, torch.eye(5).to_sparse())[0],
+                                  model.module_.encode(x, torch.eye(5).to_sparse())[0])
 
 
 def test_reference_variant_switches_every_documented_setting(tiny_counts):

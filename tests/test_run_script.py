@@ -63,7 +63,8 @@ def test_a_killed_run_fails_the_job_until_the_last_attempt(prepared, tmp_path, k
     record = json.loads((tmp_path / "last" / "record.json").read_text())
     assert record["status"] == "failed" and "signal 9" in record["reason"]
     assert record["method"] == "random_labels" and record["seed"] == 0
-    assert sorted(p.name for p in (tmp_path / "last").iterdir()) == ["record.json"]
+    assert sorted(p.name for p in (tmp_path / "last").iterdir()) == [
+        "embedding.npy", "labels.tsv", "record.json"]  # the workflow's outputs, empty
 
 
 def test_usage_errors_still_fail_the_job(prepared, tmp_path):

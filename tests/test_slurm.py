@@ -1,7 +1,9 @@
 """profiles/slurm against a real one-node SLURM cluster (.ci/slurm_cluster.sh).
 
-Opt-in: runs only with SCBENCH_SLURM_TEST=1, as root, where SLURM can be
-installed from apt (Debian/Ubuntu). Otherwise every test here skips.
+Opt-in: runs only with SCBENCH_SLURM_TEST=1 (.ci/run sets it); otherwise every test here
+skips. Once opted in, nothing skips: without root, without apt (or SLURM already installed),
+with an /etc/slurm/slurm.conf of another SLURM, or when the install or the cluster fails, the
+tests fail and say why.
 
     SCBENCH_SLURM_TEST=1 python -m pytest -m slurm tests/test_slurm.py -v
     # snakemake from another environment:
@@ -10,9 +12,12 @@ installed from apt (Debian/Ubuntu). Otherwise every test here skips.
 What it proves:
   (a) tests/slurm/Snakefile through `snakemake --profile profiles/slurm`: a rule
       with `resources: gpu=1` gets a GPU from SLURM (TresPerJob=gres:gpu:1,
-      CUDA_VISIBLE_DEVICES in the job), and a job whose first attempt asks for
-      too little memory fails, is resubmitted with mem_mb * attempt and succeeds;
-      the failed attempt's SLURM log stays in the profile's slurm-logdir.
+      CUDA_VISIBLE_DEVICES in the job), and a failed job is resubmitted with
+      mem_mb * attempt: the toy job exits 1 while SLURM granted it less than
+      500 MB (300 MB on attempt 1) and succeeds with the 600 MB of attempt 2.
+      No process runs out of memory (this cluster has no cgroups to enforce a
+      limit): what is proven is the profile's resubmission with more memory.
+      The failed attempt's SLURM log stays in the profile's slurm-logdir.
   (b) the real workflow (Snakefile + config/test.yaml) run through the profile
       gives the same results/tables/metrics.tsv (status, ari, nmi, n_clusters per
       dataset/method/seed) as the same config run locally with --cores 2, and
@@ -34,6 +39,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from scbench.methods.registry import METHODS
 
 pytestmark = pytest.mark.slurm
 
@@ -99,10 +106,11 @@ def slurm_cluster():
     """Start the one-node cluster in a fresh dir; yield the environment to use it."""
     if os.environ.get("SCBENCH_SLURM_TEST") != "1":
         pytest.skip("set SCBENCH_SLURM_TEST=1 to run the SLURM tests")
+    # Opted in: from here on, whatever keeps the cluster from starting is a failure.
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("the SLURM test needs root (apt-get, slurmd)")
+        pytest.fail("SCBENCH_SLURM_TEST=1 but not root: the SLURM test needs root (apt, slurmd)")
     if shutil.which("apt-get") is None and shutil.which("slurmctld") is None:
-        pytest.skip("no apt-get and no SLURM installed")
+        pytest.fail("SCBENCH_SLURM_TEST=1 but neither apt-get nor SLURM is installed")
     helptext = subprocess.run(
         [*SNAKEMAKE, "--help"], check=False, capture_output=True, text=True, timeout=120
     )
@@ -120,13 +128,14 @@ def slurm_cluster():
     ):
         SYSTEM_CONF.unlink()
     if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
-        pytest.skip(f"{SYSTEM_CONF} already exists (a real or running SLURM); not touching it")
+        pytest.fail(f"SCBENCH_SLURM_TEST=1 but {SYSTEM_CONF} already exists (a real or running "
+                    "SLURM); not touching it")
 
     inst = subprocess.run(
         ["bash", str(SCRIPT), "install"], check=False, capture_output=True, text=True, timeout=600
     )
     if inst.returncode != 0:
-        pytest.skip(f"could not install SLURM from apt: {_tail(inst.stderr, 10)}")
+        pytest.fail(f"could not install SLURM from apt: {_tail(inst.stderr, 10)}")
 
     cluster_dir = Path(tempfile.mkdtemp(prefix="scbench-slurm-", dir="/tmp"))
     env = dict(os.environ)
@@ -308,16 +317,12 @@ def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path, failing_method
 
     # Jobs of GPU-capable methods asked SLURM for the GPU and got it (job records; MinJobAge=3600).
     gpu_jobs = _gpu_slurm_jobs(log)
-    try:
-        from scbench.methods.registry import METHODS
-    except ImportError:  # the workflow's registry moved: check only the jobs the log shows
-        METHODS = {}
-    gpu_runs = [k for k in slurm_metrics if getattr(METHODS.get(k[1]), "gpu", False)
-                and not getattr(METHODS.get(k[1]), "unavailable", None)]
-    if METHODS:  # exactly the runs of GPU-capable methods asked for a GPU, no other job
-        assert sorted(method for _, method, _ in gpu_jobs) == sorted(k[1] for k in gpu_runs), (
-            f"GPU method runs {gpu_runs}, GPU jobs {gpu_jobs}")
-        assert {rule for rule, _, _ in gpu_jobs} <= {"run_method"}, gpu_jobs
+    gpu_runs = [k for k in slurm_metrics if METHODS[k[1]].gpu and not METHODS[k[1]].unavailable]
+    assert gpu_runs, "config/test.yaml runs no GPU-capable method: nothing to check"
+    # exactly the runs of GPU-capable methods asked for a GPU, and no other job
+    assert sorted(method for _, method, _ in gpu_jobs) == sorted(k[1] for k in gpu_runs), (
+        f"GPU method runs {gpu_runs}, GPU jobs {gpu_jobs}")
+    assert {rule for rule, _, _ in gpu_jobs} == {"run_method"}, gpu_jobs
     for rule, _, jobid in gpu_jobs:
         record = _scontrol_job(env, jobid)
         assert re.search(r"TresPer(Job|Node)=\S*gpu", record), (

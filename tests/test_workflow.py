@@ -41,7 +41,7 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_confi
     status = metrics.groupby("method")["status"].agg(set)
     assert status["louvain"] == {"failed"} and status["sc3"] == {"unavailable"}
     failed = metrics[metrics["method"] == "louvain"]
-    assert failed["reason"].str.contains("bogus").all() and failed["ari"].isna().all()
+    assert failed["reason"].str.contains("n_neighbors").all() and failed["ari"].isna().all()
     metrics = metrics[metrics["method"].isin(methods)]
     assert set(metrics["status"]) == {"ok"}
     by_method = metrics.groupby("method")["ari"].mean()
@@ -64,9 +64,20 @@ def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_confi
     assert set(stage["seed"]) == {0, 1} and stage["ari"].between(-1, 1).all()
     final = stage.loc[stage.groupby(["method", "seed"])["epoch"].idxmax()]
     assert (final["n_clusters"] >= 1).all()
+    # every run, failed and unavailable ones too, has the three declared outputs
+    runs = sorted((tmp_path / "results/runs").glob("*/*/seed*"))
+    assert len(runs) == len(metrics) + 4  # + louvain and sc3, two seeds each
+    for run_dir in runs:
+        assert {p.name for p in run_dir.iterdir()} == {"record.json", "labels.tsv",
+                                                      "embedding.npy"}, run_dir
     # a second run has nothing to do: outputs are complete and up to date
     again = snakemake(tmp_path, "-n", config=config)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # the HTML report builds from these results, with the figures and the metrics table
+    report = snakemake(tmp_path, "--report", "report.html", config=config)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    assert "fig2_ari.png" in html and "metrics.tsv" in html
 
 
 def test_values_given_on_the_command_line_get_their_types(tmp_path):
@@ -92,13 +103,22 @@ def test_only_runnable_gpu_methods_request_a_gpu(tmp_path):
     ("methods", ["leiden", "magic_method"], "unknown methods 'magic_method'"),
     ("method_params", {"attentionae_cs": {"epochs_pretrain": 5}},
      "unknown method_params 'attentionae_cs'"),
+    ("method_params", {"attentionae_sc": {"epoch_pretrain": 5}},
+     "unknown parameter(s) for attentionae_sc: epoch_pretrain"),
+    ("method_params", {"attentionae_sc": {"ablation": "no_gcn"}}, "ablation must be one of"),
+    ("method_params", {"leiden": {"resolution": "high"}}, "resolution must be a number"),
+    ("method_params", {"random_labels": {"k": 3}}, "it takes no parameters"),
+    ("simulations", {"sim_tiny": {"n_cells": 240, "n_genes": 600, "n_groups": 4, "seed": 1,
+                                  "de_porb": 0.3}}, "de_porb"),
+    ("custom_datasets", {"mine": {"path": "x.h5ad", "format": "h5ad", "labels": "ct"}}, "labels"),
     ("seeds", [-1], "seeds"),
 ])
 def test_bad_config_fails_at_start_naming_the_key(tmp_path, key, value, expected):
-    result = snakemake(tmp_path, "-n", config={key: value})
+    # a real run, not a dry run: it must stop before its first job (the dataset's preparation)
+    result = snakemake(tmp_path, config={key: value})
     assert result.returncode != 0
     assert expected in result.stdout + result.stderr
-    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "logs").exists()
 
 
 def test_corrupted_mirror_file_is_rejected_and_nothing_is_written(tmp_path, data_mirror):

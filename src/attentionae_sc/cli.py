@@ -165,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
         print(f"attentionae-sc: error: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:  # a NaN/Inf loss: nothing was written
+        print(f"attentionae-sc: error: training failed: {error}; no output was written",
+              file=sys.stderr)
+        return 2
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)

@@ -230,16 +230,15 @@ def _palette(n: int) -> list:
 
 
 def read_labels(path: str | os.PathLike | None, obs_names: pd.Index) -> np.ndarray | None:
-    """Predicted labels from a TSV with a header, aligned to ``obs_names``; None if absent/empty.
+    """Predicted labels from a TSV with a header, aligned to ``obs_names``; None for no path
+    (a run without labels). A missing file or one without a label per cell is an error.
 
     The label column is ``label``/``cluster``/``pred`` (else the last column); when the first
     column holds cell names it is used for alignment, otherwise rows must be in cell order.
     """
-    if path is None or not Path(path).is_file() or Path(path).stat().st_size == 0:
+    if path is None:
         return None
     table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    if table.empty:
-        return None
     column = next((c for c in ("label", "labels", "cluster", "pred", "predicted")
                    if c in table.columns), table.columns[-1])
     first = table.columns[0]
@@ -295,20 +294,27 @@ def _scatter(ax, coords: np.ndarray, labels: np.ndarray, colour_of: Mapping[Any,
     ax.set_yticks([])
 
 
-def runs_from_records(records: Sequence[str | os.PathLike]
+def runs_from_records(records: Sequence[str | os.PathLike],
+                      labels: Sequence[str | os.PathLike],
+                      embeddings: Sequence[str | os.PathLike]
                       ) -> dict[str, tuple[Path | None, Path | None, Any]]:
-    """method -> (labels TSV, embedding .npy, unassigned label) from run records
-    ``<run dir>/record.json``.
+    """method -> (labels TSV, embedding .npy, unassigned label) from the files of runs, given
+    in the same order (``record.json``, ``labels.tsv``, ``embedding.npy`` of each run).
 
-    Labels only for ok runs; the embedding only where the run wrote one; the label the method
-    declared for unassigned cells (``extra["unassigned_label"]``), or None.
+    Labels only for ok runs; the embedding only where the record says the method gave one
+    (``record["embedding"] == "method"``); the label the method declared for unassigned cells
+    (``extra["unassigned_label"]``), or None.
     """
+    if not len(records) == len(labels) == len(embeddings):
+        raise ValueError(f"{len(records)} records, {len(labels)} label files and "
+                         f"{len(embeddings)} embeddings: need one of each per run")
     runs = {}
-    for path in map(Path, records):
-        record = json.loads(path.read_text())
-        embedding = path.parent / "embedding.npy"
-        runs[record["method"]] = (path.parent / "labels.tsv" if record["status"] == "ok" else None,
-                                  embedding if embedding.is_file() else None,
+    for path, labels_tsv, embedding in zip(records, labels, embeddings):
+        record = json.loads(Path(path).read_text())
+        ok = record["status"] == "ok"
+        runs[record["method"]] = (Path(labels_tsv) if ok else None,
+                                  Path(embedding) if ok and record["embedding"] == "method"
+                                  else None,
                                   record.get("extra", {}).get("unassigned_label"))
     return runs
 
@@ -362,7 +368,7 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
         for row, method in zip(axes, shown or [None]):
             name = method_info(methods, method).display_name if method else ""
             embedding = runs[method][1] if method else None
-            if embedding is not None and Path(embedding).is_file():
+            if embedding is not None:
                 rep = np.load(embedding)
                 if len(rep) != adata.n_obs:
                     raise ValueError(f"{embedding}: {len(rep)} rows for {adata.n_obs} cells")
@@ -416,7 +422,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands["bars"].add_argument("--metric", default="ari", choices=sorted(METRIC_LABELS))
     umaps = commands["umaps"]
     umaps.add_argument("--records", nargs="+", required=True,
-                       help="run records <run dir>/record.json, one per method")
+                       help="run records (record.json), one per method")
+    umaps.add_argument("--labels", nargs="+", required=True,
+                       help="the runs' labels.tsv, in the order of --records")
+    umaps.add_argument("--embeddings", nargs="+", required=True,
+                       help="the runs' embedding.npy, in the order of --records")
     umaps.add_argument("--pca", help="shared PCA .npy (default: computed from the counts)")
     umaps.add_argument("--seed", type=int, default=0, help="UMAP random_state")
     umaps.add_argument("--label-key", default="celltype")
@@ -424,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     order = [m for m in args.methods_order.split(",") if m]
     if args.figure == "umaps":
-        runs = runs_from_records(args.records)
+        runs = runs_from_records(args.records, args.labels, args.embeddings)
         fig_umaps(args.prepared, runs, args.out_png, args.out_pdf, args.seed,
                   registry_methods(order, runs), args.pca, args.label_key)
         return

@@ -2,7 +2,8 @@
 
 ARI and NMI compare the predicted with the true labels. Silhouette and
 Davies-Bouldin are computed on the method's own embedding, or on the shared PCA of
-the dataset for methods without one (``embedding_source`` says which).
+the dataset for methods without one: the run record's ``embedding`` decides, and a file that
+disagrees with it is an error (``embedding_source`` says which was used).
 """
 
 from __future__ import annotations
@@ -42,27 +43,45 @@ def shared_pca(adata: ad.AnnData, n_hvg: int = 2500, n_pcs: int = 50, seed: int 
     return np.asarray(work.obsm["X_pca"], dtype=np.float32)
 
 
-def score_run(run_dir: str | Path, prepared: str | Path, pca: str | Path) -> dict[str, Any]:
-    """The score record of the run in ``run_dir`` (its ``record.json`` plus the scores)."""
-    run_dir = Path(run_dir)
-    record = json.loads((run_dir / "record.json").read_text())
+def _embedding(record: dict[str, Any], path: str | Path, pca: str | Path,
+               n_cells: int) -> tuple[np.ndarray, str]:
+    """The embedding to score on and where it came from, as the run record says: the method's
+    (``record["embedding"] == "method"``) or, for a method without one, the shared PCA."""
+    source = record.get("embedding")
+    if source not in ("method", None):
+        raise ValueError(f"run record: unknown embedding {source!r} (expected 'method' or null)")
+    embedding = np.load(path)
+    columns = embedding.shape[1] if embedding.ndim == 2 else None
+    if source == "method" and (embedding.shape[0] != n_cells or not columns):
+        raise ValueError(f"{path}: the run record names the method's embedding, but the file "
+                         f"holds an array of shape {embedding.shape} for {n_cells} cells")
+    if source is None and columns != 0:
+        raise ValueError(f"{path}: the run record says the method has no embedding, but the "
+                         f"file holds an array of shape {embedding.shape}")
+    return (embedding, "method") if source == "method" else (np.load(pca), "pca")
+
+
+def score_run(record: str | Path, labels: str | Path, embedding: str | Path,
+              prepared: str | Path, pca: str | Path) -> dict[str, Any]:
+    """The score record of one run (``record.json``, ``labels.tsv`` and ``embedding.npy`` of
+    ``scbench.methods.run``): the run record plus the scores."""
+    record = json.loads(Path(record).read_text())
     scores: dict[str, Any] = dict.fromkeys(SCORE_KEYS)
     scores["embedding_source"] = None
     if record["status"] == "ok":
         truth = ad.read_h5ad(prepared, backed="r").obs[LABEL_KEY]  # labels only, not counts
         # as text: cell names such as "0" or "NA" and labels must not be parsed
-        labels = pd.read_csv(run_dir / "labels.tsv", sep="\t", dtype=str,
-                             keep_default_na=False).set_index("cell")["label"]
-        labels = labels.reindex(truth.index.astype(str))
-        if labels.isna().any():
-            raise ValueError(f"{run_dir}/labels.tsv lacks {int(labels.isna().sum())} of the "
+        predicted = pd.read_csv(labels, sep="\t", dtype=str,
+                                keep_default_na=False).set_index("cell")["label"]
+        predicted = predicted.reindex(truth.index.astype(str))
+        if predicted.isna().any():
+            raise ValueError(f"{labels} lacks {int(predicted.isna().sum())} of the "
                              f"dataset's {len(truth)} cells")
-        labels = labels.to_numpy(dtype=object)
-        labels[unassigned_mask(labels, record.get("extra", {}).get("unassigned_label"))] = None
-        embedding_file = run_dir / "embedding.npy"
-        source = "method" if embedding_file.is_file() else "pca"
-        embedding = np.load(embedding_file if source == "method" else pca)
-        values = clustering_scores(labels, true_labels=truth.to_numpy(), embedding=embedding)
+        predicted = predicted.to_numpy(dtype=object)
+        sentinel = record.get("extra", {}).get("unassigned_label")
+        predicted[unassigned_mask(predicted, sentinel)] = None
+        rep, source = _embedding(record, embedding, pca, len(truth))
+        values = clustering_scores(predicted, true_labels=truth.to_numpy(), embedding=rep)
         scores.update({k: values[k] for k in SCORE_KEYS}, embedding_source=source)
         for key in ("n_clusters", "n_unassigned"):
             scores[key] = int(values[key])
@@ -77,8 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pca_cmd = sub.add_parser("pca", help="shared PCA of a prepared dataset")
     pca_cmd.add_argument("prepared")
     pca_cmd.add_argument("--out", required=True)
-    run_cmd = sub.add_parser("run", help="score one run directory")
-    run_cmd.add_argument("run_dir")
+    run_cmd = sub.add_parser("run", help="score one run (the files scbench.methods.run wrote)")
+    run_cmd.add_argument("--record", required=True, help="the run's record.json")
+    run_cmd.add_argument("--labels", required=True, help="the run's labels.tsv")
+    run_cmd.add_argument("--embedding", required=True, help="the run's embedding.npy")
     run_cmd.add_argument("--prepared", required=True)
     run_cmd.add_argument("--pca", required=True)
     run_cmd.add_argument("--dataset", required=True)
@@ -89,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
             np.save(handle, embedding)
         return 0
-    record = {"dataset": args.dataset, **score_run(args.run_dir, args.prepared, args.pca)}
+    record = {"dataset": args.dataset, **score_run(args.record, args.labels, args.embedding,
+                                                   args.prepared, args.pca)}
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(record, indent=1) + "\n")
     return 0

@@ -10,6 +10,7 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from scbench.catalog import load_registry, resolve
 from scbench.config_values import typed
 from scbench.envs import MAIN as MAIN_ENV, requirement_files, run_env
+from scbench.methods.params import check_params
 from scbench.methods.registry import METHODS
 
 # `--config 'seeds=[0,1,2]'` on the command line gives strings; so do nested method
@@ -60,6 +61,18 @@ def _dataset_specs():
 DATASETS = _dataset_specs()
 _check_names("methods", config["methods"], METHODS)
 _check_names("method_params", config["method_params"], METHODS)
+
+
+def _check_method_params():
+    """Each method's parameters against what its module accepts, before any job runs."""
+    for method, params in config["method_params"].items():
+        try:
+            check_params(method, params)
+        except ValueError as error:
+            raise ValueError(f"config 'method_params': {error}") from None
+
+
+_check_method_params()
 METHOD_ORDER = ",".join(config["methods"])  # order of methods in tables and figures
 # The AttentionAE-sc rows (default, paper start, authors' code): their clustering stage is plotted.
 ATTENTIONAE_ROWS = [

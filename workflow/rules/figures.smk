@@ -73,6 +73,16 @@ rule figure_umap:
             dataset=wc.dataset,
             seed=SEEDS[0],
         ),
+        labels=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/labels.tsv",
+            dataset=wc.dataset,
+            seed=SEEDS[0],
+        ),
+        embeddings=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/embedding.npy",
+            dataset=wc.dataset,
+            seed=SEEDS[0],
+        ),
     output:
         png=report(
             "results/figures/umap_{dataset}.png",
@@ -90,6 +100,7 @@ rule figure_umap:
         order=METHOD_ORDER,
     shell:
         "python -m scbench.figures umaps {input.prepared:q} --records {input.records:q}"
+        " --labels {input.labels:q} --embeddings {input.embeddings:q}"
         " --pca {input.pca:q} --methods-order {params.order}"
         " --seed {params.seed} --out-png {output.png:q} --out-pdf {output.pdf:q}"
         " > {log:q} 2>&1"

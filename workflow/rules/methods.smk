@@ -1,5 +1,6 @@
 # One run per dataset x method x seed, in the method's own environment.
-# The runner always writes record.json: status ok, failed (with the reason) or unavailable.
+# The runner always writes record.json (status ok, failed with the reason, or unavailable),
+# labels.tsv and embedding.npy (empty when the run has none; the record says which).
 # A run whose process is killed (out of memory, segfault) or still running near its `runtime`
 # is retried with more memory and time; after the last attempt run_method.sh records it as failed.
 
@@ -26,6 +27,8 @@ rule run_method:
         unpack(method_env_inputs),
     output:
         record="results/runs/{dataset}/{method}/seed{seed}/record.json",
+        labels="results/runs/{dataset}/{method}/seed{seed}/labels.tsv",
+        embedding="results/runs/{dataset}/{method}/seed{seed}/embedding.npy",
     log:
         "logs/runs/{dataset}/{method}/seed{seed}.log",
     benchmark:

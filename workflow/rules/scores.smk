@@ -4,6 +4,8 @@
 rule score_run:
     input:
         record="results/runs/{dataset}/{method}/seed{seed}/record.json",
+        labels="results/runs/{dataset}/{method}/seed{seed}/labels.tsv",
+        embedding="results/runs/{dataset}/{method}/seed{seed}/embedding.npy",
         prepared="resources/prepared/{dataset}.h5ad",
         pca="resources/prepared/{dataset}.pca.npy",
     output:
@@ -12,11 +14,10 @@ rule score_run:
         "logs/scores/{dataset}/{method}/seed{seed}.log",
     conda:
         "../../envs/main.yaml"
-    params:
-        run_dir=lambda wc, input: Path(input.record).parent,
     shell:
-        "python -m scbench.score run {params.run_dir:q} --prepared {input.prepared:q}"
-        " --pca {input.pca:q} --dataset {wildcards.dataset} --out {output:q} > {log:q} 2>&1"
+        "python -m scbench.score run --record {input.record:q} --labels {input.labels:q}"
+        " --embedding {input.embedding:q} --prepared {input.prepared:q} --pca {input.pca:q}"
+        " --dataset {wildcards.dataset} --out {output:q} > {log:q} 2>&1"
 
 
 rule aggregate:

@@ -11,5 +11,5 @@ def resolve_params(method: str, defaults: dict[str, Any], params: dict[str, Any]
     if unknown:
         raise ValueError(
             f"unknown parameter(s) for {method}: {', '.join(unknown)}; "
-            f"valid: {', '.join(sorted(defaults))}")
+            f"valid: {', '.join(sorted(defaults)) or 'none (it takes no parameters)'}")
     return {**defaults, **params}

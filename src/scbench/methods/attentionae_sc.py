@@ -12,6 +12,8 @@ stage, with each epoch's labels of the training cells, for the Fig 4A / S4 plot.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .registry import MethodOutput
 
 REQUIRES = ("attentionae_sc", "torch")  # missing -> unavailable
@@ -20,14 +22,44 @@ KEY = "attentionae_sc"
 STAGE_SERIES = ("n_clusters", "kl", "max_q", "label_change", "loss", "seconds")
 
 
+def __getattr__(name: str) -> Any:
+    """``DEFAULTS``: every field of ``AttentionAEConfig`` with its default (the ``default``
+    variant), computed when asked for: importing ``attentionae_sc`` loads numpy, which this
+    module must not do at import."""
+    if name != "DEFAULTS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return defaults(())
+
+
+def defaults(preset) -> dict[str, Any]:
+    """Every field of the ``AttentionAEConfig`` that a row with ``preset`` starts from."""
+    from dataclasses import fields
+
+    settings = config(dict(preset))
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+def config(params: dict[str, Any]):
+    """The ``AttentionAEConfig`` of a row's params: its preset ``variant`` plus overrides.
+    Raises ``ValueError`` for settings it rejects (kind, range, choice, combination)."""
+    from attentionae_sc import AttentionAEConfig
+
+    settings = dict(params)
+    return AttentionAEConfig.from_variant(settings.pop("variant", "default"), **settings)
+
+
+def check_params(params: dict[str, Any]) -> None:
+    """Raise ``ValueError`` for settings this row's ``AttentionAEConfig`` rejects."""
+    config(params)
+
+
 def run(adata, *, seed, threads, device, n_clusters, params):
     import numpy as np
 
-    from attentionae_sc import AttentionAEConfig, cluster
+    from attentionae_sc import cluster
 
-    settings = dict(params)
-    config = AttentionAEConfig.from_variant(settings.pop("variant", "default"), **settings)
-    cluster(adata, seed=seed, device=device, key_added=KEY, progress=False, config=config)
+    cluster(adata, seed=seed, device=device, key_added=KEY, progress=False,
+            config=config(params))
     codes = adata.obs[KEY].cat.codes.to_numpy().astype(np.int64)  # NaN (unassigned) -> -1
     embedding = np.asarray(adata.obsm[f"X_{KEY}"])
     info = adata.uns[KEY]

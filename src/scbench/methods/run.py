@@ -3,8 +3,10 @@
     python -m scbench.methods.run --method M --input prepared.h5ad --seed S --outdir DIR \
         --threads T [--device auto|cpu|cuda] [--params JSON]
 
-Writes into DIR ``labels.tsv`` (columns ``cell``, ``label``), ``embedding.npy`` (when the method
-has one) and, last and atomically, ``record.json``. A method that raises or breaks the output
+Writes into DIR, always, ``labels.tsv`` (columns ``cell``, ``label``; only the header when the
+run is not ``ok``), ``embedding.npy`` (the method's embedding; a float32 array without columns
+when it has none or the run is not ``ok``; ``record["embedding"]`` says which) and, last and
+atomically, ``record.json``. A method that raises or breaks the output
 contract gives ``status="failed"``; a method that cannot run here (not implemented, dependency or
 environment missing) gives ``status="unavailable"``; both exit 0 so the workflow goes on. Only usage
 errors (unknown method, unreadable input, bad ``--params``) exit non-zero. ``--crashed CODE`` runs
@@ -280,13 +282,32 @@ def crash_reason(exit_code: int) -> str:
     return f"the run's process exited with code {exit_code} without a record; see its log"
 
 
+def write_outputs(outdir: Path, cells: Any, labels: Any, embedding: Any) -> None:
+    """``labels.tsv`` and ``embedding.npy``, both always written (the workflow declares them as
+    outputs): ``embedding`` None gives a float32 array of shape (cells, 0)."""
+    import numpy as np
+    import pandas as pd
+
+    table = pd.DataFrame({"cell": pd.Index(cells).astype(str), "label": labels})
+    write_atomic(outdir / LABELS, lambda p: table.to_csv(p, sep="\t", index=False))
+    if embedding is None:
+        embedding = np.zeros((len(table), 0), dtype=np.float32)
+
+    def save_npy(path: Path) -> None:
+        with open(path, "wb") as handle:  # a handle: np.save(path) would append .npy
+            np.save(handle, embedding, allow_pickle=False)
+
+    write_atomic(outdir / EMBEDDING, save_npy)
+
+
 def finish(record: dict[str, Any], outdir: Path, status: str, reason: str | None) -> int:
-    """Write ``record`` with its status (last, atomically); a failed run keeps no outputs."""
+    """Write ``record`` with its status (last, atomically); a run that is not ``ok`` gets an
+    empty ``labels.tsv`` and ``embedding.npy`` in place of any partial ones."""
     record["status"], record["reason"] = status, reason
     record["versions"] = versions(record["extra"].pop("versions", None))
     if status != "ok":
-        for name in (LABELS, EMBEDDING):
-            (outdir / name).unlink(missing_ok=True)
+        record["embedding"] = None
+        write_outputs(outdir, [], [], None)
     text = json.dumps(jsonable(record), indent=2, allow_nan=False) + "\n"
     write_atomic(outdir / RECORD, lambda p: p.write_text(text))
     summary = f"status={status}" + (f" reason={reason}" if reason else "")
@@ -357,7 +378,6 @@ def main(argv: list[str] | None = None) -> int:
     except Unavailable as error:
         return finish(record, outdir, "unavailable", str(error))
 
-    import numpy as np
     import pandas as pd
 
     if spec.implementation != "control" and "celltype" in adata.obs:
@@ -384,15 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         labels, embedding = check_output(spec, output, adata.n_obs)
         unassigned = registry.unassigned_mask(labels, record["extra"].get("unassigned_label"))
         record["n_clusters_found"] = len(pd.unique(labels[~unassigned].astype(str)))
-        table = pd.DataFrame({"cell": adata.obs_names.astype(str), "label": labels})
-        write_atomic(outdir / LABELS, lambda p: table.to_csv(p, sep="\t", index=False))
-        if embedding is not None:
-            def save_npy(path: Path) -> None:
-                with open(path, "wb") as handle:  # a handle: np.save(path) would append .npy
-                    np.save(handle, embedding, allow_pickle=False)
-
-            write_atomic(outdir / EMBEDDING, save_npy)
-            record["embedding"] = "method"
+        write_outputs(outdir, adata.obs_names, labels, embedding)
+        record["embedding"] = "method" if embedding is not None else None
     except (Exception, SystemExit) as error:  # noqa: BLE001 - every method failure is a record
         traceback.print_exc()
         if start is not None and record["runtime_s"] is None:

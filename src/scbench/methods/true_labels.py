@@ -5,14 +5,16 @@ The only method that reads ``obs["celltype"]``: the runner hides it from non-con
 
 from __future__ import annotations
 
+from ._common import resolve_params
 from .registry import MethodOutput
 
 REQUIRES = ()  # missing -> unavailable
 
+DEFAULTS: dict = {}  # takes no parameters
+
 
 def run(adata, *, seed, threads, device, n_clusters, params):
-    if params:
-        raise ValueError(f"true_labels takes no parameters, got {sorted(params)}")
+    resolve_params("true_labels", DEFAULTS, params)
     if "celltype" not in adata.obs:
         raise ValueError("true_labels needs obs['celltype']")
     return MethodOutput(labels=adata.obs["celltype"].astype(str).to_numpy())
