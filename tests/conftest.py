@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,9 @@ def restore_thread_env(monkeypatch):
     and torch's thread count; both are restored after the test."""
     from scbench.methods.run import THREAD_VARS
 
-    for var in THREAD_VARS:
+    # NUMBA_NUM_THREADS is not restored: once numba's threads have started (maybe inside the
+    # run), it refuses any value but the number they started with, which is set below
+    for var in (v for v in THREAD_VARS if v != "NUMBA_NUM_THREADS"):
         if var in os.environ:
             monkeypatch.setenv(var, os.environ[var])
         else:
@@ -65,3 +68,6 @@ def restore_thread_env(monkeypatch):
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+    numba = sys.modules.get("numba")
+    if numba is not None and numba.np.ufunc.parallel._is_initialized:
+        os.environ["NUMBA_NUM_THREADS"] = str(numba.config.NUMBA_NUM_THREADS)

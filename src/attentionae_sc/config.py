@@ -36,6 +36,13 @@ REFERENCE_VARIANT: dict[str, Any] = {
 }
 
 
+#: Field types checked by kind: the type, the kinds of value accepted, in words.
+_PLAIN_KINDS: dict[type, tuple[type | tuple[type, ...], str]] = {
+    bool: (bool, "a boolean"), int: (int, "an integer"), float: ((int, float), "a number"),
+    str: (str, "a string"),
+}
+
+
 @dataclass(frozen=True)
 class AttentionAEConfig:
     """All settings of one AttentionAE-sc run. Immutable; derive variants with :meth:`replace`."""
@@ -103,9 +110,13 @@ class AttentionAEConfig:
     def __post_init__(self) -> None:
         self._normalise()
         for field, kind in get_type_hints(type(self)).items():
-            if get_origin(kind) is Literal and getattr(self, field) not in get_args(kind):
-                raise ValueError(f"{field} must be one of {get_args(kind)}, "
-                                 f"got {getattr(self, field)!r}")
+            value = getattr(self, field)
+            if get_origin(kind) is Literal and value not in get_args(kind):
+                raise ValueError(f"{field} must be one of {get_args(kind)}, got {value!r}")
+            allowed = _PLAIN_KINDS.get(kind)
+            if allowed and not (isinstance(value, allowed[0])
+                                and isinstance(value, bool) == (kind is bool)):
+                raise ValueError(f"{field} must be {allowed[1]}, got {value!r}")
         if self.resolution != "auto" and not (
                 isinstance(self.resolution, (int, float)) and self.resolution > 0):
             raise ValueError(f"resolution must be 'auto' or > 0, got {self.resolution!r}")
