@@ -93,7 +93,7 @@ def ari(truth: pd.Series, labels: pd.Series) -> float:
 EXPECTED = {"attentionae_sc", "leiden", "louvain", "kmeans", "phenograph", "scvi", "desc",
             "seurat", "random_labels", "true_labels", "sc3", "scgnn", "scgac", "graph_sc",
             "scdeepcluster", "scea"}
-UNAVAILABLE = {"sc3", "scgnn", "graph_sc", "scdeepcluster"}
+UNAVAILABLE = {"sc3", "graph_sc", "scdeepcluster"}
 
 
 def test_registry_lists_every_method_with_metadata():

@@ -171,10 +171,12 @@ METHODS: dict[str, MethodSpec] = {
         ),
         MethodSpec(
             name="scgnn",
-            display_name="scGNN",
-            reference="Wang et al., Nat Commun 2021, doi:10.1038/s41467-021-22197-x",
-            needs_k=False, gpu=True, env="scgnn", implementation="original", module=None,
-            unavailable=_NOT_YET + ": github.com/juexinwang/scGNN (PyTorch), not on PyPI",
+            display_name="scGNN (re-impl.)",
+            reference="Wang et al., scGNN is a novel graph neural network framework for "
+            "single-cell RNA-Seq analyses, Nat Commun 2021, doi:10.1038/s41467-021-22197-x",
+            needs_k=False, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.scgnn", multithreaded=True,
+            source="github.com/juexinwang/scGNN@09ac50ba0a2bbf87535613a2d284872074804d02",
         ),
         MethodSpec(
             name="scgac",
