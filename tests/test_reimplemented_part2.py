@@ -97,6 +97,25 @@ def test_scgac_histogram_threshold(spread, expected):
     assert gac_graph.histogram_threshold(values) == pytest.approx(expected)
 
 
+def test_scgac_edge_attention_matches_the_dense_masked_form():
+    import torch
+
+    from scbench.methods._scgac_model import EdgeAggregate
+
+    generator = torch.Generator().manual_seed(0)
+    mask = torch.rand(6, 6, generator=generator) < 0.4
+    mask.fill_diagonal_(True)
+    edges = mask.nonzero().T
+    weight = torch.rand(2, edges.shape[1], generator=generator, dtype=torch.float64,
+                        requires_grad=True)
+    feats = torch.rand(2, 6, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    dense = torch.stack([torch.zeros(6, 6, dtype=torch.float64).index_put(tuple(edges), w)
+                         for w in weight])
+    torch.testing.assert_close(EdgeAggregate.apply(edges, weight, feats), dense @ feats)
+    assert torch.autograd.gradcheck(lambda w, f: EdgeAggregate.apply(edges, w, f),
+                                    (weight, feats))
+
+
 # --- scGNN's graph rules ----------------------------------------------------------------------
 
 def test_scgnn_pruned_knn_and_its_undirected_graph():
