@@ -119,7 +119,7 @@ EXPECTED = {"attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference"
             "louvain", "kmeans", "phenograph", "scvi", "desc",
             "seurat", "random_labels", "true_labels", "sc3", "scgnn", "scgac", "graph_sc",
             "scdeepcluster", "scea"}
-UNAVAILABLE = {"sc3", "scgnn", "scgac", "graph_sc", "scdeepcluster", "scea"}
+UNAVAILABLE = {"sc3", "graph_sc", "scdeepcluster"}
 
 
 def test_registry_lists_every_method_with_metadata():

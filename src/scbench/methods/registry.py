@@ -193,17 +193,21 @@ METHODS: dict[str, MethodSpec] = {
         ),
         MethodSpec(
             name="scgnn",
-            display_name="scGNN",
-            reference="Wang et al., Nat Commun 2021, doi:10.1038/s41467-021-22197-x",
-            needs_k=False, gpu=True, env="scgnn", implementation="original", module=None,
-            unavailable=_NOT_YET + ": github.com/juexinwang/scGNN (PyTorch), not on PyPI",
+            display_name="scGNN (re-impl.)",
+            reference="Wang et al., scGNN is a novel graph neural network framework for "
+            "single-cell RNA-Seq analyses, Nat Commun 2021, doi:10.1038/s41467-021-22197-x",
+            needs_k=False, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.scgnn", multithreaded=True,
+            source="github.com/juexinwang/scGNN@09ac50ba0a2bbf87535613a2d284872074804d02",
         ),
         MethodSpec(
             name="scgac",
-            display_name="scGAC",
-            reference="Cheng & Ma, Bioinformatics 2022, doi:10.1093/bioinformatics/btac099",
-            needs_k=True, gpu=True, env="scgac", implementation="original", module=None,
-            unavailable=_NOT_YET + ": github.com/Joye9285/scGAC (TensorFlow/Keras), not on PyPI",
+            display_name="scGAC (re-impl.)",
+            reference="Cheng & Ma, scGAC: a graph attentional architecture for clustering "
+            "single-cell RNA-seq data, Bioinformatics 2022, doi:10.1093/bioinformatics/btac099",
+            needs_k=True, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.scgac", multithreaded=True,
+            source="github.com/Joye9285/scGAC@893909a7e46e0ed2e52fd1800f2c1606c4cf447a",
         ),
         MethodSpec(
             name="graph_sc",
@@ -223,11 +227,13 @@ METHODS: dict[str, MethodSpec] = {
         ),
         MethodSpec(
             name="scea",
-            display_name="SCEA",
-            reference="BMC Genomics 2023, doi:10.1186/s12864-023-09344-y",
-            needs_k=True, gpu=True, env="scea", implementation="original", module=None,
-            unavailable=_NOT_YET + ": github.com/SAkbari93/SCEA (Python 3.6, TensorFlow 1.12, "
-            "Keras 2.1), not on PyPI",
+            display_name="SCEA (re-impl.)",
+            reference="Abadi, Laghaee & Koohi, An optimized graph-based structure for "
+            "single-cell RNA-seq cell-type classification based on non-linear dimension "
+            "reduction, BMC Genomics 2023, doi:10.1186/s12864-023-09344-y",
+            needs_k=True, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.scea", multithreaded=True,
+            source="github.com/SAkbari93/SCEA@a13ef014f25843a53ba720b969d4b57be06d9416",
         ),
     ]
 }
