@@ -21,6 +21,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from scbench.aggregate import method_info, registry_methods
@@ -71,6 +72,9 @@ def fig_clustering_stage(table: pd.DataFrame, methods: Mapping[str, Any] | None,
                 ax.set_title(label)
                 if column in ("ari", "nmi", "max_q"):
                     ax.set_ylim(0, 1.02)
+                elif len(runs):  # whole numbers of clusters, with room around a flat line
+                    ax.set_ylim(max(0, runs[column].min() - 1), runs[column].max() + 1)
+                    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             name = method_info(methods, method).display_name if method else "no run"
             row[0].set_ylabel(name)
         for ax in axes[-1]:
