@@ -93,7 +93,7 @@ def ari(truth: pd.Series, labels: pd.Series) -> float:
 EXPECTED = {"attentionae_sc", "leiden", "louvain", "kmeans", "phenograph", "scvi", "desc",
             "seurat", "random_labels", "true_labels", "sc3", "scgnn", "scgac", "graph_sc",
             "scdeepcluster", "scea"}
-UNAVAILABLE = {"sc3", "scgnn", "scgac", "graph_sc", "scdeepcluster", "scea"}
+UNAVAILABLE = {"scgnn", "scgac", "scea"}
 
 
 def test_registry_lists_every_method_with_metadata():
@@ -311,10 +311,10 @@ def test_runner_passes_the_contracted_input(fake_method, toy, tmp_path):
 
 
 def test_unavailable_methods_record_the_reason(fake_method, toy, tmp_path):
-    assert run.main(main_args("sc3", toy[0], tmp_path / "sc3")) == 0
-    record = read_record(tmp_path / "sc3")
-    assert record["status"] == "unavailable" and "Bioconductor" in record["reason"]
-    assert record["n_clusters_given"] is None and not (tmp_path / "sc3" / run.LABELS).exists()
+    assert run.main(main_args("scgnn", toy[0], tmp_path / "scgnn")) == 0
+    record = read_record(tmp_path / "scgnn")
+    assert record["status"] == "unavailable" and "juexinwang/scGNN" in record["reason"]
+    assert record["n_clusters_given"] is None and not (tmp_path / "scgnn" / run.LABELS).exists()
     name = fake_method("fake_missing_dep", "pass", header="import package_that_is_not_there")
     assert run.main(main_args(name, toy[0], tmp_path / "dep")) == 0
     record = read_record(tmp_path / "dep")

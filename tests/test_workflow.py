@@ -31,15 +31,15 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None) -> subproce
 
 @pytest.mark.slow
 def test_tiny_config_fills_every_table_and_figure(tmp_path, failing_method_config):
-    # plus sc3, which cannot run here: the failing and the unavailable method both become rows
+    # plus scgnn, which cannot run here: the failing and the unavailable method both become rows
     methods = [m for m in failing_method_config["methods"] if m != "louvain"]  # test.yaml's
-    config = {**failing_method_config, "methods": [*failing_method_config["methods"], "sc3"]}
+    config = {**failing_method_config, "methods": [*failing_method_config["methods"], "scgnn"]}
     result = snakemake(tmp_path, config=config)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = pd.read_csv(tmp_path / "results/tables/metrics.tsv", sep="\t")
     assert len(metrics) == (len(methods) + 2) * 2
     status = metrics.groupby("method")["status"].agg(set)
-    assert status["louvain"] == {"failed"} and status["sc3"] == {"unavailable"}
+    assert status["louvain"] == {"failed"} and status["scgnn"] == {"unavailable"}
     failed = metrics[metrics["method"] == "louvain"]
     assert failed["reason"].str.contains("bogus").all() and failed["ari"].isna().all()
     metrics = metrics[metrics["method"].isin(methods)]
