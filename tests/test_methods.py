@@ -91,9 +91,9 @@ def ari(truth: pd.Series, labels: pd.Series) -> float:
 # --- registry ---------------------------------------------------------------------------------
 
 EXPECTED = {"attentionae_sc", "leiden", "louvain", "kmeans", "phenograph", "scvi", "desc",
-            "seurat", "random_labels", "true_labels", "sc3", "scgnn", "scgac", "graph_sc",
+            "seurat", "random_labels", "true_labels", "sc3", "sc3s", "scgnn", "scgac", "graph_sc",
             "scdeepcluster", "scea"}
-UNAVAILABLE = {"scgnn", "scgac", "scea"}
+UNAVAILABLE = {"sc3s", "scgnn", "scgac", "scea"}
 
 
 def test_registry_lists_every_method_with_metadata():

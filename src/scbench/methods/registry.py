@@ -170,6 +170,16 @@ METHODS: dict[str, MethodSpec] = {
             source="github.com/hemberg-lab/SC3@5f5161b",
         ),
         MethodSpec(
+            name="sc3s",
+            display_name="SC3s",
+            reference="Quah & Hemberg, SC3s: efficient scaling of single cell consensus clustering "
+            "to millions of cells, BMC Bioinformatics 2022, "
+            "doi:10.1186/s12859-022-05085-z (PyPI sc3s 0.1.1)",
+            needs_k=True, gpu=False, env="sc3s", implementation="original", module=None,
+            unavailable="not run yet: SC3s 0.1.1 (PyPI) needs its own environment (its pins need "
+            "numpy<2); the session that registered it could not build and verify one",
+        ),
+        MethodSpec(
             name="scgnn",
             display_name="scGNN",
             reference="Wang et al., Nat Commun 2021, doi:10.1038/s41467-021-22197-x",
