@@ -116,10 +116,9 @@ def ari(truth: pd.Series, labels: pd.Series) -> float:
 # --- registry ---------------------------------------------------------------------------------
 
 EXPECTED = {"attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference", "leiden",
-            "louvain", "kmeans", "phenograph", "scvi", "desc",
-            "seurat", "random_labels", "true_labels", "sc3", "scgnn", "scgac", "graph_sc",
-            "scdeepcluster", "scea"}
-UNAVAILABLE = {"sc3", "graph_sc", "scdeepcluster"}
+            "louvain", "kmeans", "phenograph", "scvi", "desc", "seurat", "random_labels",
+            "true_labels", "sc3", "sc3s", "scgnn", "scgac", "graph_sc", "scdeepcluster", "scea"}
+UNAVAILABLE = {"sc3s"}
 
 
 def test_registry_lists_every_method_with_metadata():
@@ -186,7 +185,7 @@ def test_every_method_declares_the_parameters_it_accepts():
     ("leiden", {"resolution": "1"}, "resolution must be a number"),
     ("attentionae_sc", {"detach_target": 0}, "detach_target must be a boolean"),
     ("attentionae_sc", {"max_cells": 5}, "max_cells .* must exceed n_neighbors"),
-    ("sc3", {"k": 3}, "takes no parameters"),
+    ("sc3s", {"k": 3}, "takes no parameters"),
 ])
 def test_parameter_check_names_the_method_and_the_problem(method, bad, match):
     with pytest.raises(ValueError, match=match):
@@ -383,11 +382,11 @@ def test_runner_passes_the_contracted_input(fake_method, toy, tmp_path):
 
 
 def test_unavailable_methods_record_the_reason(fake_method, toy, tmp_path):
-    assert run.main(main_args("sc3", toy[0], tmp_path / "sc3")) == 0
-    record = read_record(tmp_path / "sc3")
-    assert record["status"] == "unavailable" and "Bioconductor" in record["reason"]
-    assert record["n_clusters_given"] is None
-    assert_no_results(tmp_path / "sc3")
+    assert run.main(main_args("sc3s", toy[0], tmp_path / "sc3s")) == 0
+    record = read_record(tmp_path / "sc3s")
+    assert record["status"] == "unavailable" and "numpy<2" in record["reason"]
+    assert record["n_clusters_given"] is not None  # SC3s needs k: it was given, then not run
+    assert_no_results(tmp_path / "sc3s")
     name = fake_method("fake_missing_dep", "pass", header="import package_that_is_not_there")
     assert run.main(main_args(name, toy[0], tmp_path / "dep")) == 0
     record = read_record(tmp_path / "dep")

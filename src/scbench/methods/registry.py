@@ -184,12 +184,22 @@ METHODS: dict[str, MethodSpec] = {
         ),
         MethodSpec(
             name="sc3",
-            display_name="SC3",
-            reference="Kiselev et al., Nat Methods 2017, doi:10.1038/nmeth.4236",
-            needs_k=False, gpu=False, env="sc3", implementation="original", module=None,
-            unavailable="not implemented yet: SC3 is an R/Bioconductor package that Debian 12 does "
-            "not ship and Bioconductor is not reachable from this host (the paper estimated k with "
-            "SC3's Tracy-Widom step, so it does not need k)",
+            display_name="SC3 (re-impl.)",
+            reference="Kiselev et al., SC3: consensus clustering of single-cell RNA-seq data, "
+            "Nat Methods 2017, doi:10.1038/nmeth.4236 (k from its Tracy-Widom estimate)",
+            needs_k=False, gpu=False, env="main", implementation="reimplementation",
+            module="scbench.methods.sc3",
+            source="github.com/hemberg-lab/SC3@5f5161b",
+        ),
+        MethodSpec(
+            name="sc3s",
+            display_name="SC3s",
+            reference="Quah & Hemberg, SC3s: efficient scaling of single cell consensus clustering "
+            "to millions of cells, BMC Bioinformatics 2022, "
+            "doi:10.1186/s12859-022-05085-z (PyPI sc3s 0.1.1)",
+            needs_k=True, gpu=False, env="sc3s", implementation="original", module=None,
+            unavailable="not run yet: SC3s 0.1.1 (PyPI) needs its own environment (its pins need "
+            "numpy<2); the session that registered it could not build and verify one",
         ),
         MethodSpec(
             name="scgnn",
@@ -211,19 +221,21 @@ METHODS: dict[str, MethodSpec] = {
         ),
         MethodSpec(
             name="graph_sc",
-            display_name="graph-sc",
-            reference="Ciortan & Defrance, Bioinformatics 2022, doi:10.1093/bioinformatics/btab787",
-            needs_k=False, gpu=True, env="graph_sc", implementation="original", module=None,
-            unavailable=_NOT_YET + ": github.com/ciortanmadalina/graph-sc (PyTorch + DGL; a PyPI "
-            "'graph-sc' 0.0.3 exists but is not verified to be the paper's code)",
+            display_name="graph-sc (re-impl.)",
+            reference="Ciortan & Defrance, GNN-based embedding for clustering scRNA-seq data, "
+            "Bioinformatics 2022, doi:10.1093/bioinformatics/btab787",
+            needs_k=False, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.graph_sc", multithreaded=True,
+            source="github.com/ciortanmadalina/graph-sc@cda360b",
         ),
         MethodSpec(
             name="scdeepcluster",
-            display_name="scDeepCluster",
-            reference="Tian et al., Nat Mach Intell 2019, doi:10.1038/s42256-019-0037-0",
-            needs_k=True, gpu=True, env="scdeepcluster", implementation="original", module=None,
-            unavailable=_NOT_YET + ": github.com/ttgump/scDeepCluster (Keras/TF1; PyTorch port "
-            "scDeepCluster_pytorch), not on PyPI",
+            display_name="scDeepCluster (re-impl.)",
+            reference="Tian et al., Clustering single-cell RNA-seq data with a model-based deep "
+            "learning approach, Nat Mach Intell 2019, doi:10.1038/s42256-019-0037-0",
+            needs_k=True, gpu=True, env="main", implementation="reimplementation",
+            module="scbench.methods.scdeepcluster", multithreaded=True,
+            source="github.com/ttgump/scDeepCluster@ff7f29d",
         ),
         MethodSpec(
             name="scea",
