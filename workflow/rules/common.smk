@@ -76,7 +76,9 @@ _check_method_params()
 METHOD_ORDER = ",".join(config["methods"])  # order of methods in tables and figures
 # The AttentionAE-sc rows (default, paper start, authors' code): their clustering stage is plotted.
 ATTENTIONAE_ROWS = [
-    m for m in config["methods"] if METHODS[m].module == "scbench.methods.attentionae_sc"
+    m
+    for m in config["methods"]
+    if METHODS[m].module == "scbench.methods.attentionae_sc"
 ]
 SEEDS = config["seeds"]
 
