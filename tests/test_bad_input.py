@@ -220,3 +220,17 @@ def test_a_nan_loss_stops_training_with_a_clear_error(tiny_counts, h5ad, tmp_pat
     record = json.loads((runs / "record.json").read_text())
     assert record["status"] == "failed"
     assert record["reason"] == "FloatingPointError: pretraining loss is nan at epoch 0"
+
+
+def test_cli_nan_loss_exits_2_with_a_message_and_writes_nothing(h5ad, tmp_path, capsys,
+                                                              monkeypatch):
+    import torch
+
+    from attentionae_sc import module
+
+    monkeypatch.setattr(module, "zinb_nll", lambda *args: torch.tensor(float("nan")))
+    out = tmp_path / "out.h5ad"
+    assert main([str(h5ad), "--out", str(out), "--device", "cpu", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "pretraining loss is nan at epoch 0" in err and "Traceback" not in err
+    assert not out.exists()

@@ -75,7 +75,7 @@ class AttentionAEConfig:
     train_weight: float = 0.1  # r2 in eq. 20
     lr_step: int = 40  # StepLR of the authors' code (pretraining only)
     lr_gamma: float = 0.5
-    pretrain_patience: int = 50  # stop pretraining after this many epochs without a lower loss
+    pretrain_patience: int = 50  # stop once more than this many epochs passed since the lowest loss
     # clustering stage (section 2.5)
     # Leiden resolution of the clustering start. "auto": of the partitions of Z that Leiden gives
     # at each resolution of ``resolution_grid``, the one with the highest silhouette (Euclidean,
