@@ -84,37 +84,29 @@ _SCANPY = "Wolf, Angerer & Theis, Genome Biol 2018, doi:10.1186/s13059-017-1382-
 
 _ATTENTIONAE = ("Li et al., Attention-based deep clustering method for scRNA-seq data, "
                 "PLoS Comput Biol 2023, doi:10.1371/journal.pcbi.1011641")
-_ATTENTIONAE_SRC = "github.com/LiShenghao813/AttentionAE-sc@8bfbbb8"
 
-_NOT_YET = "not implemented yet (GitHub-only original code; planned in a later issue)"
+
+
+def _attentionae_row(name: str, display_name: str, variant: str, note: str) -> MethodSpec:
+    """One AttentionAE-sc row: the shared module with its ``variant`` preset."""
+    return MethodSpec(
+        name=name, display_name=display_name, reference=f"{_ATTENTIONAE}; {note}",
+        needs_k=False, gpu=True, env="main", implementation="reimplementation",
+        module="scbench.methods.attentionae_sc", multithreaded=True,
+        source="github.com/LiShenghao813/AttentionAE-sc@8bfbbb8", preset=(("variant", variant),),
+    )
+
+
 
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in [
-        MethodSpec(
-            name="attentionae_sc",
-            display_name="AttentionAE-sc",
-            reference=_ATTENTIONAE + "; default: Leiden start chosen by the silhouette of Z",
-            needs_k=False, gpu=True, env="main", implementation="reimplementation",
-            module="scbench.methods.attentionae_sc", multithreaded=True, source=_ATTENTIONAE_SRC,
-            preset=(("variant", "default"),),
-        ),
-        MethodSpec(
-            name="attentionae_sc_paper",
-            display_name="AttentionAE-sc (paper start)",
-            reference=_ATTENTIONAE + "; as the paper: Leiden start at resolution 1.0, DEC",
-            needs_k=False, gpu=True, env="main", implementation="reimplementation",
-            module="scbench.methods.attentionae_sc", multithreaded=True, source=_ATTENTIONAE_SRC,
-            preset=(("variant", "paper"),),
-        ),
-        MethodSpec(
-            name="attentionae_sc_reference",
-            display_name="AttentionAE-sc (authors' code)",
-            reference=_ATTENTIONAE + "; as the authors' code where it departs from the paper",
-            needs_k=False, gpu=True, env="main", implementation="reimplementation",
-            module="scbench.methods.attentionae_sc", multithreaded=True, source=_ATTENTIONAE_SRC,
-            preset=(("variant", "reference"),),
-        ),
+        _attentionae_row("attentionae_sc", "AttentionAE-sc", "default",
+                         "default: Leiden start chosen by the silhouette of Z"),
+        _attentionae_row("attentionae_sc_paper", "AttentionAE-sc (paper start)", "paper",
+                         "as the paper: Leiden start at resolution 1.0, DEC"),
+        _attentionae_row("attentionae_sc_reference", "AttentionAE-sc (authors' code)", "reference",
+                         "as the authors' code where it departs from the paper"),
         MethodSpec(
             name="leiden",
             display_name="Leiden (scanpy)",
