@@ -177,8 +177,6 @@ class AttentionAEConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, storable in ``AnnData.uns`` (None becomes 0 for ``max_cells``), that
         ``AttentionAEConfig(**d)`` turns back into this config."""
-        out = asdict(self)
-        out["hidden"] = list(self.hidden)
-        out["resolution_grid"] = list(self.resolution_grid)
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         out["max_cells"] = self.max_cells or 0
         return out

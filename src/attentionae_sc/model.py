@@ -159,6 +159,23 @@ class AttentionAESC:
             delattr(self, name)
         self._label_of_centre: np.ndarray | None = None
 
+    @property
+    def n_training_cells_(self) -> int:
+        return len(self.training_cells_)
+
+    @property
+    def initial_n_clusters_(self) -> int:
+        """Clusters of the Leiden start: one centre each (centres are never dropped)."""
+        return len(self.centres_)
+
+    def _build_module(self, n_genes: int) -> AttentionAEModule:
+        cfg = self.config
+        return AttentionAEModule(
+            n_genes, hidden=cfg.hidden, heads=cfg.heads, attention_dropout=cfg.attention_dropout,
+            noise=cfg.noise, noise_sd=cfg.noise_sd, theta_activation=cfg.theta_activation,
+            ablation=cfg.ablation,
+        ).to(self.device)
+
     # ------------------------------------------------------------------ data -> tensors
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
@@ -226,7 +243,6 @@ class AttentionAESC:
         cells, genes = self._prepare(adata, layer, allow_non_integer)
         train = cells.subset(self._training_rows(cells.n_cells))
         self.training_cells_ = train.index
-        self.n_training_cells_ = train.n_cells
         self.gene_space_ = fit_gene_space(train, genes, adata.n_vars)
         x = self._tensor(self.gene_space_.scale(train.log_norm))
         counts = CountTarget.from_counts(self._tensor(train.counts))
@@ -234,11 +250,7 @@ class AttentionAESC:
         graph = self._graph(train, with_target=True)
         self.timings_["preprocess_s"] = time.perf_counter() - start
 
-        self.module_ = AttentionAEModule(
-            x.shape[1], hidden=cfg.hidden, heads=cfg.heads, attention_dropout=cfg.attention_dropout,
-            noise=cfg.noise, noise_sd=cfg.noise_sd, theta_activation=cfg.theta_activation,
-            ablation=cfg.ablation,
-        ).to(self.device)
+        self.module_ = self._build_module(x.shape[1])
         bar = tqdm(total=cfg.epochs_pretrain + cfg.epochs_cluster, desc="AttentionAE-sc",
                    disable=None if self.progress is None else not self.progress, leave=False)
         try:
@@ -348,29 +360,27 @@ class AttentionAESC:
         grid = cfg.resolution_grid if cfg.resolution == "auto" else (float(cfg.resolution),)
         sample = min(len(z), SILHOUETTE_MAX_CELLS)
         scan: list[tuple[float, int, float]] = []
-        best, best_score = None, -np.inf
-        for resolution in sorted(grid):
+        partitions = {}
+        for resolution in map(float, grid):
             labels = graphs.leiden(connectivities, resolution=resolution, seed=self.random_state)
             k = len(np.unique(labels))
             score = (float(silhouette_score(z, labels, sample_size=sample,
                                             random_state=self.random_state))
                      if 2 <= k < len(z) else float("nan"))
-            scan.append((float(resolution), k, score))
-            if best is None or (np.isfinite(score) and score >= best_score):
-                best, best_score = (resolution, labels), score if np.isfinite(score) else -np.inf
-        resolution, labels = float(best[0]), best[1]
+            scan.append((resolution, k, score))
+            partitions[resolution] = labels
+        # highest silhouette, then the finer partition; one cluster ranks last
+        resolution, _, score = max(scan, key=lambda r: (np.nan_to_num(r[2], nan=-np.inf), r[0]))
         if len(grid) > 1:
             logger.info("clustering start: resolution %g, %d clusters (silhouette %.3f)",
-                        resolution, len(np.unique(labels)), best_score)
-        return labels, resolution, scan
+                        resolution, len(np.unique(partitions[resolution])), score)
+        return partitions[resolution], resolution, scan
 
     def _cluster(self, x, counts, sf, graph: _GraphInputs, bar) -> None:
         cfg, module = self.config, self.module_
         tick = time.perf_counter()
         z = self._embed(x, graph.adjacency, train_mode=cfg.init_embedding_train_mode)
         self.centres_ = self._initial_centres(z).requires_grad_(True)
-        self.initial_n_clusters_ = len(self.centres_)
-        self.collapsed_ = False
         self.timings_["cluster_init_s"] = time.perf_counter() - tick
         with module.clustering_stage() as trained:
             optimizer = torch.optim.Adam(trained + [self.centres_], lr=cfg.lr)
@@ -395,9 +405,8 @@ class AttentionAESC:
         logger.info("clustering: %d epochs, %d clusters from %d", len(history["loss"]),
                     history["n_clusters"][-1] if history["n_clusters"] else len(self.centres_),
                     len(self.centres_))
-        if history["max_q"]:
-            self.collapsed_ = collapsed(history["max_q"][-1], len(self.centres_),
-                                       int(history["n_clusters"][-1]))
+        self.collapsed_ = bool(history["max_q"]) and collapsed(
+            history["max_q"][-1], len(self.centres_), int(history["n_clusters"][-1]))
         if self.collapsed_:
             logger.warning("the clustering stage collapsed: %d clusters left of %d, mean largest "
                            "q %.3f (uniform rows: %.3f)", history["n_clusters"][-1],
@@ -532,9 +541,7 @@ class AttentionAESC:
             "history": {"pretrain": history.pretrain, "cluster": history.cluster,
                         "labels": [torch.from_numpy(np.asarray(row)) for row in history.labels]},
             "timings": dict(self.timings_), "memory": dict(self.memory_),
-            "scalars": {"n_training_cells": int(self.n_training_cells_),
-                        "initial_n_clusters": int(self.initial_n_clusters_),
-                        "init_graph": self.init_graph_, "collapsed": bool(self.collapsed_),
+            "scalars": {"init_graph": self.init_graph_, "collapsed": bool(self.collapsed_),
                         "start_resolution": float(self.start_resolution_)},
             "resolution_scan": [list(row) for row in self.resolution_scan_],
         }
@@ -550,11 +557,7 @@ class AttentionAESC:
             raise ValueError(f"{path}: not an AttentionAESC file of format {SAVE_FORMAT}")
         model = cls(AttentionAEConfig(**state["config"]), random_state=state["random_state"],
                     device=device, progress=False)
-        cfg = model.config
-        model.module_ = AttentionAEModule(
-            state["n_genes"], hidden=cfg.hidden, heads=cfg.heads,
-            attention_dropout=cfg.attention_dropout, noise=cfg.noise, noise_sd=cfg.noise_sd,
-            theta_activation=cfg.theta_activation, ablation=cfg.ablation).to(model.device)
+        model.module_ = model._build_module(state["n_genes"])
         model.module_.load_state_dict(state["module"])
         model.module_.eval()
         model.centres_ = state["centres"].to(model.device)
@@ -568,8 +571,6 @@ class AttentionAESC:
                                                          state["memory"])
         model.training_cells_ = state["training_cells"].numpy()
         scalars = state["scalars"]
-        model.n_training_cells_ = scalars["n_training_cells"]
-        model.initial_n_clusters_ = scalars["initial_n_clusters"]
         model.init_graph_, model.collapsed_ = scalars["init_graph"], scalars["collapsed"]
         model.start_resolution_ = scalars["start_resolution"]
         model.resolution_scan_ = [tuple(row) for row in state["resolution_scan"]]
