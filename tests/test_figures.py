@@ -179,7 +179,7 @@ def _captured_figure(monkeypatch):
     import scbench.figures as figures
 
     captured = []
-    monkeypatch.setattr(figures, "_save", lambda fig, *paths: captured.append(fig))
+    monkeypatch.setattr(figures, "save_figure", lambda fig, *paths: captured.append(fig))
     return captured
 
 

@@ -115,7 +115,8 @@ def ari(truth: pd.Series, labels: pd.Series) -> float:
 
 # --- registry ---------------------------------------------------------------------------------
 
-EXPECTED = {"attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference", "leiden",
+EXPECTED = {"attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference",
+            "attentionae_sc_dae", "leiden",
             "louvain", "kmeans", "phenograph", "scvi", "desc", "seurat", "random_labels",
             "true_labels", "sc3", "sc3s", "scgnn", "scgac", "graph_sc", "scdeepcluster", "scea"}
 UNAVAILABLE = {"sc3s"}
@@ -138,6 +139,8 @@ def test_registry_lists_every_method_with_metadata():
                 ("attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference")}
     assert variants == {"attentionae_sc": "default", "attentionae_sc_paper": "paper",
                         "attentionae_sc_reference": "reference"}
+    assert dict(registry.get("attentionae_sc_dae").preset) == {"variant": "default",
+                                                               "ablation": "dae"}
     assert {n for n, s in registry.METHODS.items() if s.implementation == "control"} == {
         "random_labels", "true_labels"}
     assert registry.get("kmeans").needs_k and registry.get("random_labels").needs_k
@@ -175,7 +178,7 @@ def test_every_method_declares_the_parameters_it_accepts():
         assert (spec.module is None) <= (accepted == {}), name
         check_params(name, accepted)
     assert set(accepted_params("attentionae_sc")) == {
-        f.name for f in fields(AttentionAEConfig)}
+        f.name for f in fields(AttentionAEConfig)} | {"train_mask"}
 
 
 @pytest.mark.parametrize("method, bad, match", [
@@ -186,6 +189,7 @@ def test_every_method_declares_the_parameters_it_accepts():
     ("attentionae_sc", {"detach_target": 0}, "detach_target must be a boolean"),
     ("attentionae_sc", {"max_cells": 5}, "max_cells .* must exceed n_neighbors"),
     ("sc3s", {"k": 3}, "takes no parameters"),
+    ("attentionae_sc", {"train_mask": True}, "train_mask must be the name of a boolean obs"),
 ])
 def test_parameter_check_names_the_method_and_the_problem(method, bad, match):
     with pytest.raises(ValueError, match=match):

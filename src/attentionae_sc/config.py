@@ -13,8 +13,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-Ablation = Literal["none", "no_attention", "no_zinb", "no_residual", "no_gnn"]
+#: Parts of the model switched off: attention fusion, ZINB loss (MSE instead), residual connection
+#: around the fusion, graph autoencoder, or both the graph autoencoder and the attention ("dae":
+#: the plain ZINB denoising autoencoder that the paper's S6 Fig compares against).
+Ablation = Literal["none", "no_attention", "no_zinb", "no_residual", "no_gnn", "dae"]
 ABLATIONS: tuple[str, ...] = get_args(Ablation)
+WITHOUT_GRAPH: tuple[str, ...] = ("no_gnn", "dae")
+WITHOUT_ATTENTION: tuple[str, ...] = ("no_attention", "dae")
 VARIANTS: tuple[str, ...] = ("default", "paper", "reference")
 
 #: The paper's clustering start: Leiden at resolution 1.0 (section 2.5 and Fig 5C), with DEC's

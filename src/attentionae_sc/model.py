@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from . import graph as graphs
-from .config import AttentionAEConfig
+from .config import WITHOUT_GRAPH, AttentionAEConfig
 from .losses import CountTarget, GraphTarget, kl_divergence, student_t_q, target_distribution
 from .module import AttentionAEModule
 from .preprocessing import (
@@ -182,7 +182,7 @@ class AttentionAESC:
 
     def _graph(self, cells: Cells, *, with_target: bool) -> _GraphInputs:
         cfg = self.config
-        if cfg.ablation == "no_gnn":
+        if cfg.ablation in WITHOUT_GRAPH:
             return _GraphInputs(None, None)
         n_pcs = 50 if cells.n_cells >= cfg.graph_pcs_from_cells else 0
         graph = graphs.neighbor_graph(
@@ -466,7 +466,7 @@ class AttentionAESC:
         matrix = count_matrix(adata, layer, allow_non_integer=allow_non_integer)
         cells = cells_in_gene_space(matrix, adata.var_names.to_numpy(), self.gene_space_,
                                     self.config.target_sum)
-        if cells.n_cells <= self.config.n_neighbors and self.config.ablation != "no_gnn":
+        if cells.n_cells <= self.config.n_neighbors and self.config.ablation not in WITHOUT_GRAPH:
             raise InputError(f"need more than n_neighbors={self.config.n_neighbors} cells, "
                              f"got {cells.n_cells}")
         z = self._embed(self._tensor(self.gene_space_.scale(cells.log_norm)),

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import WITHOUT_ATTENTION, WITHOUT_GRAPH
 from .losses import CountTarget, GraphTarget, graph_reconstruction_mse, zinb_nll
 
 MU_RANGE = (1e-5, 1e6)
@@ -103,7 +104,8 @@ class AttentionAEModule(nn.Module):
         self.noise, self.noise_sd = noise, noise_sd
         self.theta_activation = theta_activation
         self.ablation = ablation
-        self.uses_graph = ablation != "no_gnn"
+        self.uses_graph = ablation not in WITHOUT_GRAPH
+        self.uses_attention = ablation not in WITHOUT_ATTENTION
         self.uses_zinb = ablation != "no_zinb"
         # denoising autoencoder: Linear -> ReLU -> BatchNorm, as in the authors' code
         self.enc1 = nn.Sequential(nn.Linear(n_genes, d0), nn.ReLU(), nn.BatchNorm1d(d0))
@@ -121,7 +123,7 @@ class AttentionAEModule(nn.Module):
             self.gcn1 = GCNLayer(d0, d1)
             self.gcn2 = GCNLayer(d1, d2)
         # information fusion blocks
-        if ablation != "no_attention":
+        if self.uses_attention:
             self.fusion1 = FusionAttention(d1, heads, attention_dropout)
             self.fusion2 = FusionAttention(d2, heads, attention_dropout)
 
@@ -133,7 +135,7 @@ class AttentionAEModule(nn.Module):
     def _fuse(
         self, block: str, graph_emb: torch.Tensor | None, dae_emb: torch.Tensor
     ) -> torch.Tensor:
-        if self.ablation == "no_attention":
+        if not self.uses_attention:
             return dae_emb
         query = dae_emb if graph_emb is None else graph_emb
         fused = getattr(self, block)(query, dae_emb)

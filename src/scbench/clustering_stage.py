@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from scbench.aggregate import method_info, registry_methods
-from scbench.figures import STYLE, _save
+from scbench.figures import STYLE, save_figure
 from scbench.files import atomic_path
 
 SERIES = ("n_clusters", "kl", "max_q", "label_change")
@@ -83,7 +83,7 @@ def fig_clustering_stage(table: pd.DataFrame, methods: Mapping[str, Any] | None,
             axes[0][0].legend(frameon=False)
         fig.suptitle(f"{title}: clustering stage (ARI and NMI use the true types, the model "
                      "does not)")
-        _save(fig, out_png, out_pdf)
+        save_figure(fig, out_png, out_pdf)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -53,7 +53,7 @@ UNASSIGNED_COLOUR = "0.75"  # cells a method left unassigned, in UMAP panels
 MAX_PLOT_WIDTH_IN = 10.0  # wider bar panels wrap their datasets onto more rows
 
 
-def _save(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
+def save_figure(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
     """Save ``fig`` to both paths, each via a same-suffix temporary file and ``os.replace``."""
     for path in (out_png, out_pdf):
         with atomic_path(path) as tmp:
@@ -185,7 +185,7 @@ def _bars_figure(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
         if never:
             fig.supxlabel(textwrap.fill("No successful run (n/a = unavailable): "
                                         + ", ".join(never), 120), fontsize=7)
-        _save(fig, out_png, out_pdf)
+        save_figure(fig, out_png, out_pdf)
 
 
 def fig_metric_bars(metrics: pd.DataFrame, methods: Mapping[str, Any] | None, metric: str,
@@ -398,7 +398,7 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
                        for t, c in type_colour.items()]
             fig.legend(handles=handles, loc="outside right upper", frameon=False,
                        title="True label")
-        _save(fig, out_png, out_pdf)
+        save_figure(fig, out_png, out_pdf)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,12 +10,13 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 from scbench.catalog import load_registry, resolve
 from scbench.config_values import typed
 from scbench.envs import MAIN as MAIN_ENV, requirement_files, run_env
+from scbench.experiments import EXPERIMENTS, plan, score_path, unique_settings
 from scbench.methods.params import check_params
 from scbench.methods.registry import METHODS
 
 # `--config 'seeds=[0,1,2]'` on the command line gives strings; so do nested method
 # parameters and custom dataset entries. The schema and the methods want numbers and booleans.
-for key in ("seeds", "method_params", "custom_datasets"):
+for key in ("seeds", "method_params", "custom_datasets", "experiments"):
     if key in config:
         config[key] = typed(config[key])
 validate(config, schema="../../config/schema/config.schema.yaml", set_default=True)
@@ -50,8 +51,11 @@ def _check_names(kind, chosen, known):
 def _dataset_specs():
     registry = load_registry(config["registry"])
     known = {*registry, *config["simulations"], *config["custom_datasets"]}
-    _check_names("datasets", config["datasets"], known)
-    specs = {name: resolve(name, registry, config) for name in config["datasets"]}
+    names = {*config["datasets"]}
+    for spec in config["experiments"].values():
+        names.update(spec["datasets"])
+    _check_names("datasets", sorted(names), known)
+    specs = {name: resolve(name, registry, config) for name in sorted(names)}
     unavailable = {n: s.unavailable for n, s in specs.items() if s.unavailable}
     if unavailable:
         raise ValueError(f"config 'datasets': not downloadable: {unavailable}")
@@ -73,6 +77,17 @@ def _check_method_params():
 
 
 _check_method_params()
+
+
+def _experiment_settings():
+    """(method, setting name) -> setting, over the configured experiments."""
+    try:
+        return unique_settings(config["experiments"], config["method_params"])
+    except ValueError as error:
+        raise ValueError(f"config 'experiments': {error}") from None
+
+
+EXPERIMENT_SETTINGS = _experiment_settings()
 METHOD_ORDER = ",".join(config["methods"])  # order of methods in tables and figures
 # The AttentionAE-sc rows (default, paper start, authors' code): their clustering stage is plotted.
 ATTENTIONAE_ROWS = [
@@ -93,6 +108,7 @@ localrules:
     figure_ari,
     figure_s2,
     figure_cost,
+    experiment_summary,
 
 
 wildcard_constraints:
@@ -100,6 +116,9 @@ wildcard_constraints:
     method="[A-Za-z0-9_]+",
     seed="[0-9]+",
     env="[A-Za-z0-9_-]+",
+    setting="[A-Za-z0-9_.-]+",
+    perturbation="[A-Za-z0-9_.-]+",
+    experiment="|".join(EXPERIMENTS),
 
 
 def local_name(name):
@@ -129,9 +148,25 @@ def own_venv(method):
     return run_env(method) != MAIN_ENV and not USE_CONDA
 
 
+def experiment_setting(wildcards):
+    """The setting of an experiment run (wildcards method and setting)."""
+    return EXPERIMENT_SETTINGS[wildcards.method, wildcards.setting]
+
+
+def method_input(wildcards):
+    """The dataset a run reads: prepared, or perturbed as its experiment setting says."""
+    setting = experiment_setting(wildcards) if "setting" in wildcards.keys() else None
+    if setting and setting.perturbation:
+        return (
+            f"resources/perturbed/{wildcards.dataset}/{setting.perturbation}/"
+            f"seed{wildcards.seed}.h5ad"
+        )
+    return f"resources/prepared/{wildcards.dataset}.h5ad"
+
+
 def method_env_inputs(wildcards):
-    """The prepared dataset, plus the method's own virtual environment if it has one."""
-    inputs = {"prepared": f"resources/prepared/{wildcards.dataset}.h5ad"}
+    """The run's input dataset, plus the method's own virtual environment if it has one."""
+    inputs = {"prepared": method_input(wildcards)}
     if own_venv(wildcards.method):
         inputs["env"] = f"resources/envs/{run_env(wildcards.method)}/ready"
     return inputs
@@ -155,7 +190,11 @@ def method_threads(wildcards):
 
 
 def method_params(wildcards):
-    return json.dumps(config["method_params"].get(wildcards.method, {}), sort_keys=True)
+    """The method's config parameters, with an experiment setting's overrides."""
+    params = dict(config["method_params"].get(wildcards.method, {}))
+    if "setting" in wildcards.keys():
+        params.update(experiment_setting(wildcards).overrides)
+    return json.dumps(params, sort_keys=True)
 
 
 def run_time_limit_s(wildcards, resources):
@@ -192,3 +231,33 @@ def final_outputs():
         ext=["png", "pdf"],
     )
     return ["results/tables/metrics.tsv", *tables, *figures, *umaps, *stages]
+
+
+def experiment_spec(name):
+    """The config section of experiment ``name``; a clear error when it is not configured."""
+    if name not in config["experiments"]:
+        raise ValueError(
+            f"the config has no experiments.{name}: add it, or use"
+            " --configfile config/experiments-quick.yaml (or config/paper.yaml)"
+        )
+    return config["experiments"][name]
+
+
+def experiment_scores(wildcards):
+    """The score files of every planned run of one experiment."""
+    spec = experiment_spec(wildcards.experiment)
+    return [
+        score_path(run.dataset, run.setting.method, run.setting.name, run.seed)
+        for run in plan(wildcards.experiment, spec, config["method_params"])
+    ]
+
+
+def experiment_outputs(*names):
+    """The runs table, summary and figure of the named experiments."""
+    for name in names:
+        experiment_spec(name)
+    return expand(
+        "results/experiments/{experiment}/{file}",
+        experiment=names,
+        file=["runs.tsv", "summary.tsv", "summary.md", "figure.png", "figure.pdf"],
+    )

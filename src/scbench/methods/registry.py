@@ -87,13 +87,15 @@ _ATTENTIONAE = ("Li et al., Attention-based deep clustering method for scRNA-seq
 
 
 
-def _attentionae_row(name: str, display_name: str, variant: str, note: str) -> MethodSpec:
-    """One AttentionAE-sc row: the shared module with its ``variant`` preset."""
+def _attentionae_row(name: str, display_name: str, variant: str, note: str,
+                     *preset: tuple[str, Any]) -> MethodSpec:
+    """One AttentionAE-sc row: the shared module with its ``variant`` (and other) preset."""
     return MethodSpec(
         name=name, display_name=display_name, reference=f"{_ATTENTIONAE}; {note}",
         needs_k=False, gpu=True, env="main", implementation="reimplementation",
         module="scbench.methods.attentionae_sc", multithreaded=True,
-        source="github.com/LiShenghao813/AttentionAE-sc@8bfbbb8", preset=(("variant", variant),),
+        source="github.com/LiShenghao813/AttentionAE-sc@8bfbbb8",
+        preset=(("variant", variant), *preset),
     )
 
 
@@ -107,6 +109,8 @@ METHODS: dict[str, MethodSpec] = {
                          "as the paper: Leiden start at resolution 1.0, DEC"),
         _attentionae_row("attentionae_sc_reference", "AttentionAE-sc (authors' code)", "reference",
                          "as the authors' code where it departs from the paper"),
+        _attentionae_row("attentionae_sc_dae", "ZINB DAE (no GAE, no attention)", "default", "the plain DAE of the paper's S6 Fig",
+                         ("ablation", "dae")),
         MethodSpec(
             name="leiden",
             display_name="Leiden (scanpy)",
