@@ -146,6 +146,24 @@ def test_experiment_figure_and_tables_are_written(tmp_path):
     assert "0.250 ± 0.058" in (tmp_path / "summary.md").read_text()
 
 
+def test_figure_layouts_follow_factors_metrics_and_methods():
+    from scbench.experiment_figures import experiment_figure
+
+    sweeps = _runs()
+    two_factors = pd.concat([sweeps, sweeps.assign(factor="n_hvg")], ignore_index=True)
+    fig = experiment_figure(two_factors, "Sweeps", ("ari", "nmi"))
+    assert len(fig.axes) == 4  # factors in columns, metrics in rows
+    ablations = sweeps.assign(factor="ablation",
+                              value=sweeps["value"].map({"1": "no_zinb", "8": "none"}))
+    fig = experiment_figure(ablations, "Ablations", ("ari", "nmi", "asw", "db"))
+    assert [ax.get_title() for ax in fig.axes][:2] == ["ARI", "NMI"]  # one factor: side by side
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["w/o\nZINB", "full\nmodel"]
+    robustness = pd.concat([sweeps, sweeps.assign(method="attentionae_sc_dae", ari=0.1)])
+    fig = experiment_figure(robustness.assign(factor="dropout"), "Robustness")
+    means = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert means == ["0.10", "0.10", "0.25", "0.65"]  # printed under each box, per method
+
+
 def test_levels_are_plotted_words_first_then_numbers_ascending():
     assert level_order(["1.0", "auto", "0.2", "2.0", "0.1"]) == ["auto", "0.1", "0.2", "1.0",
                                                                  "2.0"]

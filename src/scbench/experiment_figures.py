@@ -18,7 +18,7 @@ FACTOR_TITLES = {
     "graph_method": "Cell graph", "heads": "Attention heads", "resolution": "Leiden resolution",
     "n_hvg": "Highly variable genes", "ablation": "Ablation", "dropout": "Extra dropout",
     "downsample-random": "Training cells (random)",
-    "downsample-stratified": "Training cells (stratified by type: uses labels)",
+    "downsample-stratified": "Training cells (stratified: uses labels)",
 }
 ABLATION_LABELS = {"none": "full\nmodel", "no_attention": "w/o\nattention",
                    "no_zinb": "w/o\nZINB", "no_residual": "w/o\nresidual", "no_gnn": "w/o\nGAE",
