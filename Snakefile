@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/scores.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper_figures.smk"
 
 
 rule all:
