@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
+import anndata as ad
+import matplotlib
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import silhouette_score
 
 from scbench.aggregate import metrics_table
+from scbench.silhouette import fig_silhouette, silhouette_table
 from scbench.training_time import is_deep, to_markdown, training_time_table
 
 METHODS = {"attentionae_sc": {"display_name": "AttentionAE-sc"},
            "scvi": {"display_name": "scvi-tools"}, "leiden": {"display_name": "Leiden"}}
+
+
+matplotlib.use("Agg")
 
 
 def run(dataset, method, seed, runtime, status="ok", device="cpu", threads=2):
@@ -44,3 +55,61 @@ def test_training_time_table():
 def test_training_time_without_deep_methods():
     table = training_time_table(metrics_table([run("a", "leiden", 0, 1.0)]), METHODS)
     assert table.empty and "No deep method" in to_markdown(table, METHODS)
+
+
+def write_run(folder, cells, labels, *, embedding=None, status="ok", unassigned=None,
+              method="m", seed=0):
+    """The three files of one run, as scbench.methods.run writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"method": method, "seed": seed, "status": status,
+              "embedding": None if embedding is None else "method",
+              "extra": {} if unassigned is None else {"unassigned_label": unassigned}}
+    (folder / "record.json").write_text(json.dumps(record))
+    pd.DataFrame({"cell": cells, "label": labels}).to_csv(folder / "labels.tsv", sep="\t",
+                                                         index=False)
+    np.save(folder / "embedding.npy",
+            np.empty((len(cells), 0)) if embedding is None else embedding)
+
+
+@pytest.fixture
+def two_groups(tmp_path):
+    """A prepared dataset of 40 cells in two types, its PCA, and runs of two methods."""
+    rng = np.random.default_rng(0)
+    cells = [f"c{i}" for i in range(40)]
+    truth = np.repeat(["A", "B"], 20)
+    pca = np.vstack([rng.normal(0, 1, (20, 5)), rng.normal(6, 1, (20, 5))]).astype(np.float32)
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    ad.AnnData(np.ones((40, 3), np.float32), obs=pd.DataFrame({"celltype": truth}, index=cells)
+               ).write_h5ad(prepared / "d.h5ad")
+    np.save(prepared / "d.pca.npy", pca)
+    good = np.where(truth == "A", 0, 1)
+    good[0] = -1  # one cell left unassigned
+    own = rng.normal(0, 1, (40, 2))
+    write_run(tmp_path / "runs/d/good/seed0", cells, good, embedding=own, unassigned=-1,
+              method="good")
+    write_run(tmp_path / "runs/d/shuffled/seed0", cells, rng.permutation(good), method="shuffled")
+    write_run(tmp_path / "runs/d/broken/seed0", cells, ["x"] * 40, status="failed",
+              method="broken")
+    metrics = metrics_table([
+        {"dataset": "d", "method": "good", "seed": 0, "status": "ok", "asw": 0.5,
+         "embedding_source": "method"},
+        {"dataset": "d", "method": "shuffled", "seed": 0, "status": "ok", "asw": 0.0,
+         "embedding_source": "pca"},
+        {"dataset": "d", "method": "broken", "seed": 0, "status": "failed"}])
+    return {"cells": cells, "truth": truth, "pca": pca, "good": good, "own": own,
+            "metrics": metrics, "root": tmp_path}
+
+
+def test_silhouette_on_the_shared_pca(two_groups, tmp_path):
+    case = two_groups
+    table = silhouette_table(case["metrics"], case["root"] / "runs", case["root"] / "prepared")
+    assert list(table["method"]) == ["good", "shuffled"]  # the failed run has no labels
+    good = table.set_index("method").loc["good"]
+    assigned = case["good"] >= 0  # the unassigned cell is left out, as in scoring
+    expected = silhouette_score(case["pca"][assigned], case["good"][assigned])
+    assert good["asw_pca"] == pytest.approx(expected) and expected > 0.7
+    assert good["asw_own"] == 0.5 and good["own_space"] == "method"  # from metrics.tsv
+    assert table.set_index("method").loc["shuffled", "asw_pca"] < 0.2
+    fig_silhouette(table, None, tmp_path / "s.png", tmp_path / "s.pdf")
+    assert (tmp_path / "s.png").stat().st_size > 1000 and (tmp_path / "s.pdf").is_file()

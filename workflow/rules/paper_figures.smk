@@ -28,7 +28,36 @@ rule s3_training_time:
         " --out-tsv {output.tsv:q} --out-md {output.md:q} > {log:q} 2>&1"
 
 
+rule figure_silhouette:
+    input:
+        metrics="results/tables/metrics.tsv",
+        records=grid("results/runs/{dataset}/{method}/seed{seed}/record.json"),
+        labels=grid("results/runs/{dataset}/{method}/seed{seed}/labels.tsv"),
+        prepared=expand("resources/prepared/{dataset}.h5ad", dataset=config["datasets"]),
+        pca=expand("resources/prepared/{dataset}.pca.npy", dataset=config["datasets"]),
+    output:
+        tsv="results/tables/fig3a_silhouette.tsv",
+        png=report(
+            "results/figures/fig3a_silhouette.png",
+            caption="../report/fig3a_silhouette.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig3a_silhouette.pdf",
+    log:
+        "logs/figures/fig3a_silhouette.log",
+    conda:
+        "../../envs/main.yaml"
+    params:
+        order=METHOD_ORDER,
+    shell:
+        "python -m scbench.silhouette {input.metrics:q} --runs results/runs"
+        " --prepared resources/prepared --methods-order {params.order}"
+        " --out-tsv {output.tsv:q} --out-png {output.png:q} --out-pdf {output.pdf:q}"
+        " > {log:q} 2>&1"
+
+
 rule figures:
     input:
         final_outputs(),
         "results/tables/s3_training_time.md",
+        "results/figures/fig3a_silhouette.pdf",
