@@ -9,9 +9,16 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial.distance import cdist
 from sklearn.metrics import silhouette_score
 
 from scbench.aggregate import metrics_table
+from scbench.distance_maps import (
+    fig_distance_maps,
+    relative_cosine,
+    stratified_order,
+    within_between_ratio,
+)
 from scbench.silhouette import fig_silhouette, silhouette_table
 from scbench.training_time import is_deep, to_markdown, training_time_table
 
@@ -113,3 +120,50 @@ def test_silhouette_on_the_shared_pca(two_groups, tmp_path):
     assert table.set_index("method").loc["shuffled", "asw_pca"] < 0.2
     fig_silhouette(table, None, tmp_path / "s.png", tmp_path / "s.pdf")
     assert (tmp_path / "s.png").stat().st_size > 1000 and (tmp_path / "s.pdf").is_file()
+
+
+def brute_force_ratio(x, types):
+    distance = cdist(x, x, metric="cosine")
+    same = types[:, None] == types[None, :]
+    off = ~np.eye(len(x), dtype=bool)
+    return distance[same & off].mean() / distance[~same].mean()
+
+
+def test_within_between_ratio_on_known_structure():
+    types = np.repeat(["a", "b", "c"], [3, 4, 5])
+    axes = np.eye(3)[np.repeat([0, 1, 2], [3, 4, 5])]  # each type along its own axis
+    assert within_between_ratio(axes * np.arange(1, 13)[:, None], types) == pytest.approx(0.0)
+    # a = {e1, e2}, b = {-e1, -e2}: within 1 (orthogonal), between (2 + 1 + 1 + 2) / 4 = 1.5
+    square = np.array([[1.0, 0], [0, 1], [-1, 0], [0, -1]])
+    assert within_between_ratio(square, ["a", "a", "b", "b"]) == pytest.approx(2 / 3)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 4)) + np.repeat(np.eye(4)[:3] * 2, 10, axis=0)
+    labels = np.repeat(["p", "q", "r"], 10)
+    assert within_between_ratio(x, labels) == pytest.approx(brute_force_ratio(x, labels))
+    assert within_between_ratio(x, labels) < 0.8  # separated types: within < between
+    assert within_between_ratio(x, rng.permutation(labels)) == pytest.approx(1.0, abs=0.15)
+    with pytest.raises(ValueError, match="two types"):
+        within_between_ratio(x, ["p"] * 30)
+    with pytest.raises(ValueError, match="nonzero norm"):
+        within_between_ratio(np.vstack([x[:29], np.zeros(4)]), labels)
+
+
+def test_relative_cosine_and_the_subsample():
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    np.testing.assert_allclose(relative_cosine(x), [[0, 0.5, 1], [0.5, 0, 0.5], [1, 0.5, 0]])
+    types = np.array(["b"] * 90 + ["a"] * 9 + ["c"])
+    order = stratified_order(types, 50)
+    assert list(types[order]) == ["a"] * 4 + ["b"] * 45 + ["c"]  # sorted, each type kept
+    assert len(set(order)) == len(order)
+
+
+def test_distance_maps_figure_says_what_did_not_run(tmp_path):
+    rng = np.random.default_rng(0)
+    types = np.repeat(["A", "B"], 20)
+    z = rng.normal(size=(40, 3)) + np.repeat([[5, 0, 0], [0, 5, 0]], 20, axis=0)
+    z[0] = np.nan  # an unassigned cell: left out
+    table = fig_distance_maps([("Z", z), ("DAE", "not run")], types, "t",
+                              tmp_path / "d.png", tmp_path / "d.pdf")
+    assert table["n_cells"].tolist() == [39, 0] and np.isnan(table["ratio"][1])
+    assert table["ratio"][0] == pytest.approx(brute_force_ratio(z[1:], types[1:]))
+    assert (tmp_path / "d.png").stat().st_size > 1000 and (tmp_path / "d.pdf").is_file()

@@ -7,6 +7,10 @@ localrules:
     s3_training_time,
 
 
+# the runs whose embeddings the distance maps show (when configured)
+ATTENTIONAE_SPACES = ["attentionae_sc", "attentionae_sc_dae"]
+
+
 rule s3_training_time:
     input:
         "results/tables/metrics.tsv",
@@ -56,8 +60,46 @@ rule figure_silhouette:
         " > {log:q} 2>&1"
 
 
+rule figure_distance_maps:
+    input:
+        prepared="resources/prepared/{dataset}.h5ad",
+        records=expand(
+            "results/runs/{{dataset}}/{method}/seed{seed}/record.json",
+            method=[m for m in ATTENTIONAE_SPACES if m in config["methods"]],
+            seed=SEEDS[0],
+        ),
+        embeddings=expand(
+            "results/runs/{{dataset}}/{method}/seed{seed}/embedding.npy",
+            method=[m for m in ATTENTIONAE_SPACES if m in config["methods"]],
+            seed=SEEDS[0],
+        ),
+    output:
+        tsv="results/tables/fig4_distances_{dataset}.tsv",
+        png=report(
+            "results/figures/fig4_distances_{dataset}.png",
+            caption="../report/fig4_distances.rst",
+            category="Embeddings (Fig 4B-E)",
+            subcategory="{dataset}",
+        ),
+        pdf="results/figures/fig4_distances_{dataset}.pdf",
+    log:
+        "logs/figures/fig4_distances_{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
+    params:
+        seed=SEEDS[0],
+        methods=METHOD_ORDER,
+    shell:
+        "python -m scbench.distance_maps {input.prepared:q} --runs results/runs"
+        " --seed {params.seed} --methods {params.methods} --out-tsv {output.tsv:q}"
+        " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
+
+
 rule figures:
     input:
         final_outputs(),
         "results/tables/s3_training_time.md",
         "results/figures/fig3a_silhouette.pdf",
+        expand(
+            "results/figures/fig4_distances_{dataset}.pdf", dataset=config["datasets"]
+        ),
