@@ -9,10 +9,14 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy.spatial.distance import cdist
 from sklearn.metrics import silhouette_score
 
+from attentionae_sc import AttentionAESC
+from attentionae_sc.simulation import simulate_counts
 from scbench.aggregate import metrics_table
+from scbench.attention_maps import attention_of, fit_model, plot, same_type_mass
 from scbench.distance_maps import (
     fig_distance_maps,
     relative_cosine,
@@ -167,3 +171,63 @@ def test_distance_maps_figure_says_what_did_not_run(tmp_path):
     assert table["n_cells"].tolist() == [39, 0] and np.isnan(table["ratio"][1])
     assert table["ratio"][0] == pytest.approx(brute_force_ratio(z[1:], types[1:]))
     assert (tmp_path / "d.png").stat().st_size > 1000 and (tmp_path / "d.pdf").is_file()
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A briefly trained model on 80 simulated cells of 3 types, saved."""
+    adata = simulate_counts(80, 300, 3, seed=3)
+    folder = tmp_path_factory.mktemp("model")
+    path = folder / "model.pt"
+    data = folder / "data.h5ad"
+    adata.write_h5ad(data)
+    fit_model(data, 0, {"epochs_pretrain": 4, "epochs_cluster": 2, "n_hvg": 200}, path)
+    return data, path
+
+
+@pytest.mark.slow
+def test_attention_weights_reproduce_the_fused_block(small_model):
+    data, path = small_model
+    model = AttentionAESC.load(path, device="cpu")
+    adata = ad.read_h5ad(data)
+    queries = np.arange(adata.n_obs)
+    weights = attention_of(model, adata, queries)
+    assert set(weights) == {"fusion1", "fusion2"}
+    heads = model.config.heads
+    for name, w in weights.items():
+        assert w.shape == (heads, adata.n_obs, adata.n_obs)
+        np.testing.assert_allclose(w.sum(axis=-1), 1.0, rtol=1e-5)
+    # the weights times the values, through the head merge, give what the fused kernel gave
+    captured = {}
+    block = model.module_.fusion2
+    hook = block.register_forward_hook(lambda _, args, out: captured.update(args=args, out=out))
+    model.transform(adata)
+    hook.remove()
+    query_source, key_source = captured["args"]
+    with torch.no_grad():
+        value = block._split(block.to_value(key_source))[0]
+        mixed = torch.from_numpy(weights["fusion2"]) @ value
+        out = block.unify_heads(mixed.transpose(0, 1).reshape(adata.n_obs, -1))
+    np.testing.assert_allclose(out.numpy(), captured["out"].numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_same_type_mass():
+    weights = np.array([[[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]])  # 1 head, 2 queries, 3 keys
+    mass = same_type_mass(weights, np.array(["a", "b"]), np.array(["a", "b", "b"]))
+    np.testing.assert_allclose(mass, [(0.5 + 1.0) / 2])
+
+
+@pytest.mark.slow
+def test_attention_figure_and_table(small_model, tmp_path):
+    data, path = small_model
+    adata = ad.read_h5ad(data)
+    model = AttentionAESC.load(path, device="cpu")
+    write_run(tmp_path / "run", list(adata.obs_names), model.labels_, unassigned=-1)
+    table = plot(data, path, tmp_path / "run", tmp_path / "a.tsv", tmp_path / "a.png",
+                 tmp_path / "a.pdf")
+    assert len(table) == 2 * model.config.heads
+    assert (table["ari_model_vs_run"] == 1.0).all()  # the run's own labels
+    shares = adata.obs["celltype"].value_counts(normalize=True)
+    assert table["same_type_chance"].iloc[0] == pytest.approx((shares**2).sum())
+    assert table["same_type_mass"].between(0, 1).all()
+    assert (tmp_path / "a.png").stat().st_size > 1000 and (tmp_path / "a.pdf").is_file()

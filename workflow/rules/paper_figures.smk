@@ -95,6 +95,53 @@ rule figure_distance_maps:
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
+rule attention_model:
+    input:
+        "resources/prepared/{dataset}.h5ad",
+    output:
+        "results/models/{dataset}/attentionae_sc_seed{seed}.pt",
+    log:
+        "logs/models/{dataset}/attentionae_sc_seed{seed}.log",
+    conda:
+        "../../envs/main.yaml"
+    threads: config["threads"]
+    params:
+        method_params=lambda wc: json.dumps(
+            config["method_params"].get("attentionae_sc", {}), sort_keys=True
+        ),
+    shell:
+        "python -m scbench.attention_maps fit {input:q} --seed {wildcards.seed}"
+        " --params {params.method_params:q} --threads {threads} --out {output:q}"
+        " > {log:q} 2>&1"
+
+
+rule figure_attention:
+    input:
+        prepared="resources/prepared/{dataset}.h5ad",
+        model=f"results/models/{{dataset}}/attentionae_sc_seed{SEEDS[0]}.pt",
+        record=f"results/runs/{{dataset}}/attentionae_sc/seed{SEEDS[0]}/record.json",
+        labels=f"results/runs/{{dataset}}/attentionae_sc/seed{SEEDS[0]}/labels.tsv",
+    output:
+        tsv="results/tables/s5_attention_{dataset}.tsv",
+        png=report(
+            "results/figures/s5_attention_{dataset}.png",
+            caption="../report/s5_attention.rst",
+            category="Attention (S5)",
+            subcategory="{dataset}",
+        ),
+        pdf="results/figures/s5_attention_{dataset}.pdf",
+    log:
+        "logs/figures/s5_attention_{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
+    params:
+        run=lambda wc, input: os.path.dirname(input.record),
+    shell:
+        "python -m scbench.attention_maps plot {input.prepared:q} --model {input.model:q}"
+        " --run {params.run:q} --out-tsv {output.tsv:q} --out-png {output.png:q}"
+        " --out-pdf {output.pdf:q} > {log:q} 2>&1"
+
+
 rule figures:
     input:
         final_outputs(),
@@ -102,4 +149,11 @@ rule figures:
         "results/figures/fig3a_silhouette.pdf",
         expand(
             "results/figures/fig4_distances_{dataset}.pdf", dataset=config["datasets"]
+        ),
+        # S5 (one model trained for it): the first dataset, when AttentionAE-sc runs
+        expand(
+            "results/figures/s5_attention_{dataset}.pdf",
+            dataset=(
+                config["datasets"][:1] if "attentionae_sc" in config["methods"] else []
+            ),
         ),
