@@ -23,6 +23,7 @@ from scbench.distance_maps import (
     stratified_order,
     within_between_ratio,
 )
+from scbench.rare_types import fig_rare, rare_table, rare_types, recovery
 from scbench.silhouette import fig_silhouette, silhouette_table
 from scbench.training_time import is_deep, to_markdown, training_time_table
 
@@ -231,3 +232,36 @@ def test_attention_figure_and_table(small_model, tmp_path):
     assert table["same_type_chance"].iloc[0] == pytest.approx((shares**2).sum())
     assert table["same_type_mass"].between(0, 1).all()
     assert (tmp_path / "a.png").stat().st_size > 1000 and (tmp_path / "a.pdf").is_file()
+
+
+def test_rare_type_recall_on_a_constructed_case():
+    # 100 cells: A 60, B 36, rare R 4 (4 %)
+    truth = np.array(["A"] * 60 + ["B"] * 36 + ["R"] * 4)
+    assert rare_types(truth) == ["R"]
+    # R's cells: 3 in cluster "r" (with 1 B cell), 1 in A's cluster
+    predicted = np.array(["a"] * 60 + ["b"] * 35 + ["r"] + ["r"] * 3 + ["a"], dtype=object)
+    recall, purity, n = recovery(truth, predicted, "R")
+    assert (recall, purity, n) == (0.75, 0.75, 1)
+    # merged into the large cluster: no cluster has R as its majority
+    merged = np.array(["a"] * 60 + ["b"] * 36 + ["a"] * 4, dtype=object)
+    recall, purity, n = recovery(truth, merged, "R")
+    assert recall == 0.0 and np.isnan(purity) and n == 0
+    # split over two R clusters, one cell unassigned (None): 3 of 4 found, both clusters pure
+    split = np.array(["a"] * 60 + ["b"] * 36 + ["r1", "r1", "r2", None], dtype=object)
+    assert recovery(truth, split, "R") == (0.75, 1.0, 2)
+    table = rare_table(truth, {("m", 0): predicted, ("m", 1): split, ("x", 0): None})
+    assert table[["seed", "recall", "purity"]].values.tolist() == [[0, 0.75, 0.75],
+                                                                   [1, 0.75, 1.0]]
+    assert (table["share"] == 0.04).all() and (table["n_cells"] == 4).all()
+
+
+def test_rare_type_figure(tmp_path):
+    truth = np.array(["A"] * 60 + ["B"] * 36 + ["R"] * 4)
+    predicted = np.array(["a"] * 60 + ["b"] * 36 + ["r"] * 4, dtype=object)
+    table = rare_table(truth, {("m", 0): predicted})
+    coords = np.random.default_rng(0).normal(size=(100, 2))
+    fig_rare(table, truth, coords, None, "t", tmp_path / "r.png", tmp_path / "r.pdf")
+    fig_rare(rare_table(truth[:96], {}), truth[:96], coords[:96], None, "no rare type",
+             tmp_path / "n.png", tmp_path / "n.pdf")
+    for stem in ("r", "n"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 1000

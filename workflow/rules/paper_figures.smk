@@ -142,6 +142,39 @@ rule figure_attention:
         " --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
+rule figure_rare_types:
+    input:
+        prepared="resources/prepared/{dataset}.h5ad",
+        pca="resources/prepared/{dataset}.pca.npy",
+        records=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/record.json",
+            dataset=wc.dataset,
+        ),
+        labels=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/labels.tsv", dataset=wc.dataset
+        ),
+    output:
+        tsv="results/tables/s10_rare_types_{dataset}.tsv",
+        png=report(
+            "results/figures/s10_rare_types_{dataset}.png",
+            caption="../report/s10_rare_types.rst",
+            category="Rare types (S10)",
+            subcategory="{dataset}",
+        ),
+        pdf="results/figures/s10_rare_types_{dataset}.pdf",
+    log:
+        "logs/figures/s10_rare_types_{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
+    params:
+        methods=METHOD_ORDER,
+        seeds=",".join(map(str, SEEDS)),
+    shell:
+        "python -m scbench.rare_types {input.prepared:q} --pca {input.pca:q} --runs results/runs"
+        " --methods {params.methods} --seeds {params.seeds} --out-tsv {output.tsv:q}"
+        " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
+
+
 rule figures:
     input:
         final_outputs(),
@@ -149,6 +182,9 @@ rule figures:
         "results/figures/fig3a_silhouette.pdf",
         expand(
             "results/figures/fig4_distances_{dataset}.pdf", dataset=config["datasets"]
+        ),
+        expand(
+            "results/figures/s10_rare_types_{dataset}.pdf", dataset=config["datasets"]
         ),
         # S5 (one model trained for it): the first dataset, when AttentionAE-sc runs
         expand(
