@@ -26,6 +26,7 @@ from scbench.distance_maps import (
 from scbench.rare_types import fig_rare, rare_table, rare_types, recovery
 from scbench.silhouette import fig_silhouette, silhouette_table
 from scbench.training_time import is_deep, to_markdown, training_time_table
+from scbench.umap_grid import fig_umap_grid, grid_methods
 
 METHODS = {"attentionae_sc": {"display_name": "AttentionAE-sc"},
            "scvi": {"display_name": "scvi-tools"}, "leiden": {"display_name": "Leiden"}}
@@ -265,3 +266,21 @@ def test_rare_type_figure(tmp_path):
              tmp_path / "n.png", tmp_path / "n.pdf")
     for stem in ("r", "n"):
         assert (tmp_path / f"{stem}.png").stat().st_size > 1000
+
+
+def test_umap_grid_columns():
+    configured = ["kmeans", "desc", "louvain", "attentionae_sc", "phenograph", "leiden", "seurat"]
+    assert grid_methods(configured) == ["attentionae_sc", "leiden", "louvain", "seurat",
+                                        "phenograph"]
+    assert grid_methods(["kmeans", "louvain"]) == ["louvain"]
+
+
+@pytest.mark.slow
+def test_umap_grid_figure(two_groups, tmp_path):
+    case = two_groups
+    adata = ad.read_h5ad(case["root"] / "prepared/d.h5ad")
+    labels = np.where(case["good"] < 0, None, case["good"].astype(str)).astype(object)
+    columns = [("attentionae_sc", labels, case["own"]), ("leiden", labels, None),
+               ("louvain", None, None)]
+    fig_umap_grid(adata, columns, case["pca"], "t", tmp_path / "g.png", tmp_path / "g.pdf")
+    assert (tmp_path / "g.png").stat().st_size > 1000 and (tmp_path / "g.pdf").is_file()

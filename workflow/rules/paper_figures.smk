@@ -175,16 +175,55 @@ rule figure_rare_types:
         " --out-png {output.png:q} --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
+rule figure_umap_grid:
+    input:
+        prepared="resources/prepared/{dataset}.h5ad",
+        pca="resources/prepared/{dataset}.pca.npy",
+        records=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/record.json",
+            dataset=wc.dataset,
+            seed=SEEDS[0],
+        ),
+        labels=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/labels.tsv",
+            dataset=wc.dataset,
+            seed=SEEDS[0],
+        ),
+        embeddings=lambda wc: grid(
+            "results/runs/{dataset}/{method}/seed{seed}/embedding.npy",
+            dataset=wc.dataset,
+            seed=SEEDS[0],
+        ),
+    output:
+        png=report(
+            "results/figures/fig3b_umap_grid_{dataset}.png",
+            caption="../report/fig3b_umap_grid.rst",
+            category="UMAP grids (Fig 3B, S3)",
+            subcategory="{dataset}",
+        ),
+        pdf="results/figures/fig3b_umap_grid_{dataset}.pdf",
+    log:
+        "logs/figures/fig3b_umap_grid_{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
+    params:
+        seed=SEEDS[0],
+        methods=METHOD_ORDER,
+    shell:
+        "python -m scbench.umap_grid {input.prepared:q} --pca {input.pca:q} --runs results/runs"
+        " --seed {params.seed} --methods {params.methods} --out-png {output.png:q}"
+        " --out-pdf {output.pdf:q} > {log:q} 2>&1"
+
+
 rule figures:
     input:
         final_outputs(),
         "results/tables/s3_training_time.md",
         "results/figures/fig3a_silhouette.pdf",
         expand(
-            "results/figures/fig4_distances_{dataset}.pdf", dataset=config["datasets"]
-        ),
-        expand(
-            "results/figures/s10_rare_types_{dataset}.pdf", dataset=config["datasets"]
+            "results/figures/{name}_{dataset}.pdf",
+            name=["fig3b_umap_grid", "fig4_distances", "s10_rare_types"],
+            dataset=config["datasets"],
         ),
         # S5 (one model trained for it): the first dataset, when AttentionAE-sc runs
         expand(
