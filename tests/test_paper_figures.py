@@ -17,6 +17,7 @@ from attentionae_sc import AttentionAESC
 from attentionae_sc.simulation import simulate_counts
 from scbench.aggregate import metrics_table
 from scbench.attention_maps import attention_of, fit_model, plot, same_type_mass
+from scbench.case_study import contingency, run_case_study
 from scbench.distance_maps import (
     fig_distance_maps,
     relative_cosine,
@@ -284,3 +285,40 @@ def test_umap_grid_figure(two_groups, tmp_path):
                ("louvain", None, None)]
     fig_umap_grid(adata, columns, case["pca"], "t", tmp_path / "g.png", tmp_path / "g.pdf")
     assert (tmp_path / "g.png").stat().st_size > 1000 and (tmp_path / "g.pdf").is_file()
+
+
+def test_contingency_rows_are_cluster_fractions():
+    labels = np.array(["x"] * 3 + ["y"] * 5)
+    truth = np.array(["A", "A", "B", "B", "B", "B", "B", "A"])
+    table = contingency(labels, truth)
+    assert list(table.index) == ["y", "x"]  # largest first
+    np.testing.assert_allclose(table.loc["x"], [2 / 3, 1 / 3])
+    np.testing.assert_allclose(table.loc["y"], [0.2, 0.8])
+
+
+@pytest.mark.slow
+def test_case_study_writes_every_output(tmp_path):
+    adata = simulate_counts(150, 400, 3, seed=5)
+    prepared = tmp_path / "sim.h5ad"
+    adata.write_h5ad(prepared)
+    truth = adata.obs["celltype"].astype(str).to_numpy()
+    codes = pd.factorize(truth, sort=True)[0]
+    labels = codes.copy()
+    labels[:3] = -1  # unassigned cells are left out
+    embedding = np.eye(3)[codes] * 5 + np.random.default_rng(0).normal(size=(150, 3))
+    write_run(tmp_path / "run", list(adata.obs_names), labels, embedding=embedding,
+              unassigned=-1)
+    choices = run_case_study(prepared, tmp_path / "run", tmp_path / "out", compare=("0", "2"))
+    assert choices["compare"] == "0 vs 2" and choices["cluster"] in {"0", "1", "2"}
+    for stem in ("overview", "dotplot", "subclusters"):
+        assert (tmp_path / f"out/{stem}.png").stat().st_size > 1000
+    degs = pd.read_csv(tmp_path / "out/degs_between.tsv", sep="\t")
+    assert len(degs) > 100  # every expressed gene, ranked
+    assert set(degs["cluster"]) == {0} and set(degs["reference"]) == {2}
+    markers = pd.read_csv(tmp_path / "out/markers.tsv", sep="\t")
+    assert markers.groupby("cluster").size().tolist() == [3, 3, 3]
+    table = pd.read_csv(tmp_path / "out/cluster_vs_type.tsv", sep="\t", index_col=0)
+    np.testing.assert_allclose(table.sum(axis=1), 1.0)
+    assert table.to_numpy().max(axis=1).min() == 1.0  # each cluster is one type here
+    with pytest.raises(ValueError, match="no cluster"):
+        run_case_study(prepared, tmp_path / "run", tmp_path / "bad", cluster="9")

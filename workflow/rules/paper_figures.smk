@@ -215,6 +215,51 @@ rule figure_umap_grid:
         " --out-pdf {output.pdf:q} > {log:q} 2>&1"
 
 
+rule case_study:
+    input:
+        prepared="resources/prepared/{dataset}.h5ad",
+        record=f"results/runs/{{dataset}}/attentionae_sc/seed{SEEDS[0]}/record.json",
+        labels=f"results/runs/{{dataset}}/attentionae_sc/seed{SEEDS[0]}/labels.tsv",
+        embedding=f"results/runs/{{dataset}}/attentionae_sc/seed{SEEDS[0]}/embedding.npy",
+    output:
+        overview=report(
+            "results/case_study/{dataset}/overview.png",
+            caption="../report/case_study.rst",
+            category="Case study (Fig 6, S9)",
+            subcategory="{dataset}",
+        ),
+        overview_pdf="results/case_study/{dataset}/overview.pdf",
+        dotplot=report(
+            "results/case_study/{dataset}/dotplot.png",
+            caption="../report/case_study.rst",
+            category="Case study (Fig 6, S9)",
+            subcategory="{dataset}",
+        ),
+        dotplot_pdf="results/case_study/{dataset}/dotplot.pdf",
+        subclusters=report(
+            "results/case_study/{dataset}/subclusters.png",
+            caption="../report/case_study.rst",
+            category="Case study (Fig 6, S9)",
+            subcategory="{dataset}",
+        ),
+        subclusters_pdf="results/case_study/{dataset}/subclusters.pdf",
+        table="results/case_study/{dataset}/cluster_vs_type.tsv",
+        markers="results/case_study/{dataset}/markers.tsv",
+        subclusters_tsv="results/case_study/{dataset}/subclusters.tsv",
+        degs="results/case_study/{dataset}/degs_between.tsv",
+    log:
+        "logs/case_study/{dataset}.log",
+    conda:
+        "../../envs/main.yaml"
+    params:
+        run=lambda wc, input: os.path.dirname(input.record),
+        outdir="results/case_study/{dataset}",
+        seed=SEEDS[0],
+    shell:
+        "python -m scbench.case_study {input.prepared:q} --run {params.run:q}"
+        " --outdir {params.outdir:q} --seed {params.seed} > {log:q} 2>&1"
+
+
 rule figures:
     input:
         final_outputs(),
@@ -224,6 +269,12 @@ rule figures:
             "results/figures/{name}_{dataset}.pdf",
             name=["fig3b_umap_grid", "fig4_distances", "s10_rare_types"],
             dataset=config["datasets"],
+        ),
+        expand(
+            "results/case_study/{dataset}/overview.pdf",
+            dataset=(
+                config["datasets"] if "attentionae_sc" in config["methods"] else []
+            ),
         ),
         # S5 (one model trained for it): the first dataset, when AttentionAE-sc runs
         expand(
