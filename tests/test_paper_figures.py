@@ -294,6 +294,7 @@ def test_contingency_rows_are_cluster_fractions():
     assert list(table.index) == ["y", "x"]  # largest first
     np.testing.assert_allclose(table.loc["x"], [2 / 3, 1 / 3])
     np.testing.assert_allclose(table.loc["y"], [0.2, 0.8])
+    assert list(contingency(np.zeros(3), np.array(["10", "2", "1"])).columns) == ["1", "2", "10"]
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,10 +52,13 @@ def cluster_order(labels: np.ndarray) -> list[str]:
 
 
 def contingency(labels: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
-    """Fraction of each cluster's cells per true type (rows sum to 1), clusters largest first."""
+    """Fraction of each cluster's cells per true type (rows sum to 1), clusters largest first,
+    types in natural order (2 before 10)."""
     table = pd.crosstab(pd.Series(labels, name="cluster"), pd.Series(truth, name="type"),
                         normalize="index")
-    return table.loc[cluster_order(labels)]
+    types = sorted(table.columns, key=lambda t: [int(p) if p.isdigit() else p
+                                                 for p in re.split(r"(\d+)", str(t))])
+    return table.loc[cluster_order(labels), types]
 
 
 def hvg_sets(counts, cells: np.ndarray, n_top: int) -> tuple[set[str], set[str]]:
