@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import anndata as ad
 import matplotlib
@@ -12,6 +13,7 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 from sklearn.metrics import silhouette_score
+from test_workflow import SNAKEMAKE, snakemake
 
 from attentionae_sc import AttentionAESC
 from attentionae_sc.simulation import simulate_counts
@@ -323,3 +325,14 @@ def test_case_study_writes_every_output(tmp_path):
     assert table.to_numpy().max(axis=1).min() == 1.0  # each cluster is one type here
     with pytest.raises(ValueError, match="no cluster"):
         run_case_study(prepared, tmp_path / "run", tmp_path / "bad", cluster="9")
+
+
+@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake not installed")
+def test_figures_target_plans_every_paper_figure(tmp_path):
+    result = snakemake(tmp_path, "-n", "figures")
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = result.stdout + result.stderr
+    for rule in ("s3_training_time", "figure_silhouette", "figure_umap_grid",
+                 "figure_distance_maps", "figure_rare_types", "attention_model",
+                 "figure_attention", "case_study"):
+        assert re.search(rf"^{rule}\s+\d+$", planned, re.MULTILINE), rule
