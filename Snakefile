@@ -19,6 +19,7 @@ include: "workflow/rules/methods.smk"
 include: "workflow/rules/scores.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/paper_figures.smk"
 
 
 rule all:

@@ -109,8 +109,8 @@ METHODS: dict[str, MethodSpec] = {
                          "as the paper: Leiden start at resolution 1.0, DEC"),
         _attentionae_row("attentionae_sc_reference", "AttentionAE-sc (authors' code)", "reference",
                          "as the authors' code where it departs from the paper"),
-        _attentionae_row("attentionae_sc_dae", "ZINB DAE (no GAE, no attention)", "default", "the plain DAE of the paper's S6 Fig",
-                         ("ablation", "dae")),
+        _attentionae_row("attentionae_sc_dae", "ZINB DAE (no GAE, no attention)", "default",
+                         "the plain DAE of the paper's S6 Fig", ("ablation", "dae")),
         MethodSpec(
             name="leiden",
             display_name="Leiden (scanpy)",
