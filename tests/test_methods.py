@@ -119,7 +119,6 @@ EXPECTED = {"attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference"
             "attentionae_sc_dae", "leiden",
             "louvain", "kmeans", "phenograph", "scvi", "desc", "seurat", "random_labels",
             "true_labels", "sc3", "sc3s", "scgnn", "scgac", "graph_sc", "scdeepcluster", "scea"}
-UNAVAILABLE = {"sc3s"}
 
 
 def test_registry_lists_every_method_with_metadata():
@@ -127,13 +126,10 @@ def test_registry_lists_every_method_with_metadata():
     for name, spec in registry.METHODS.items():
         assert spec.name == name and spec.display_name and spec.reference
         assert spec.implementation in {"original", "reimplementation", "control"}
-        if name in UNAVAILABLE:
-            assert spec.module is None and spec.unavailable
-        else:
-            assert spec.module and spec.unavailable is None
-            if spec.env != envs.MAIN:
-                assert (REPO / "envs" / f"{spec.env}.yaml").is_file()
-                assert (REPO / "envs" / "pip" / f"{spec.env}.txt").is_file()
+        assert spec.module and spec.unavailable is None
+        if spec.env != envs.MAIN:
+            assert (REPO / "envs" / f"{spec.env}.yaml").is_file()
+            assert (REPO / "envs" / "pip" / f"{spec.env}.txt").is_file()
     assert "10.1371/journal.pcbi.1011641" in registry.get("attentionae_sc").reference
     variants = {name: dict(registry.get(name).preset).get("variant") for name in
                 ("attentionae_sc", "attentionae_sc_paper", "attentionae_sc_reference")}
@@ -145,6 +141,9 @@ def test_registry_lists_every_method_with_metadata():
         "random_labels", "true_labels"}
     assert registry.get("kmeans").needs_k and registry.get("random_labels").needs_k
     assert not registry.get("leiden").needs_k
+    sc3s = registry.get("sc3s")
+    assert sc3s.display_name == "SC3s" and sc3s.original and sc3s.needs_k
+    assert sc3s.env == "sc3s" and "10.1186/s12859-022-05085-z" in sc3s.reference
 
 
 def test_get_unknown_method_lists_valid_names():
@@ -188,7 +187,9 @@ def test_every_method_declares_the_parameters_it_accepts():
     ("leiden", {"resolution": "1"}, "resolution must be a number"),
     ("attentionae_sc", {"detach_target": 0}, "detach_target must be a boolean"),
     ("attentionae_sc", {"max_cells": 5}, "max_cells .* must exceed n_neighbors"),
-    ("sc3s", {"k": 3}, "takes no parameters"),
+    ("true_labels", {"k": 3}, "takes no parameters"),
+    ("sc3s", {"k": 3}, "unknown parameter.*k; valid: batch_size, d_range"),
+    ("sc3s", {"d_range": [20, 25]}, "d_range must be an integer"),
     ("attentionae_sc", {"train_mask": True}, "train_mask must be the name of a boolean obs"),
 ])
 def test_parameter_check_names_the_method_and_the_problem(method, bad, match):
@@ -213,7 +214,7 @@ def test_an_unavailable_baseline_fails_where_baselines_are_required(monkeypatch)
 
 # --- methods on the toy data ------------------------------------------------------------------
 
-RECOVERING = ["leiden", "louvain", "kmeans", "phenograph", "scvi", "desc", "seurat"]
+RECOVERING = ["leiden", "louvain", "kmeans", "phenograph", "scvi", "desc", "seurat", "sc3s"]
 
 
 @pytest.mark.parametrize("method", RECOVERING)
@@ -249,6 +250,28 @@ def test_seurat_takes_non_count_values_as_they_are(toy, tmp_path):
     skip_unavailable("seurat", record)
     assert record["status"] == "ok", record["reason"]
     assert ari(toy[1], read_labels(tmp_path / "out")) > 0.9
+
+
+def test_sc3s_is_deterministic_and_rejects_non_counts(toy, tmp_path):
+    toy_path, truth = toy
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for outdir in runs:
+        run_cli("sc3s", toy_path, outdir)
+        record = read_record(outdir)
+        skip_unavailable("sc3s", record)
+        assert record["status"] == "ok", record["reason"]
+    assert record["versions"]["sc3s"] == "0.1.1" and record["versions"]["numpy"].startswith("1.")
+    assert record["extra"]["d_used"] == 25 and record["extra"]["n_facility"] == 3 * N_GROUPS
+    pd.testing.assert_series_equal(read_labels(runs[0]), read_labels(runs[1]))
+    embeddings = [np.load(outdir / run.EMBEDDING) for outdir in runs]
+    assert embeddings[0].shape == (N_CELLS, 25)
+    np.testing.assert_array_equal(*embeddings)
+    adata = ad.read_h5ad(toy_path)
+    adata.X = adata.X * 0.5
+    adata.write_h5ad(tmp_path / "halved.h5ad")
+    run_cli("sc3s", tmp_path / "halved.h5ad", tmp_path / "bad")
+    record = read_record(tmp_path / "bad")
+    assert record["status"] == "failed" and "sc3s needs raw counts" in record["reason"]
 
 
 def test_controls(toy, tmp_path):
@@ -385,12 +408,16 @@ def test_runner_passes_the_contracted_input(fake_method, toy, tmp_path):
     assert (out / run.RECORD).stat().st_mode & 0o044  # readable by others (not mkstemp's 0600)
 
 
-def test_unavailable_methods_record_the_reason(fake_method, toy, tmp_path):
-    assert run.main(main_args("sc3s", toy[0], tmp_path / "sc3s")) == 0
-    record = read_record(tmp_path / "sc3s")
+def test_unavailable_methods_record_the_reason(fake_method, toy, tmp_path, monkeypatch):
+    spec = registry.MethodSpec(
+        name="fake_registered", display_name="Fake", reference="test", needs_k=True, gpu=False,
+        env="fake", implementation="original", module=None, unavailable="its env needs numpy<2")
+    monkeypatch.setitem(registry.METHODS, spec.name, spec)
+    assert run.main(main_args(spec.name, toy[0], tmp_path / "registered")) == 0
+    record = read_record(tmp_path / "registered")
     assert record["status"] == "unavailable" and "numpy<2" in record["reason"]
-    assert record["n_clusters_given"] is not None  # SC3s needs k: it was given, then not run
-    assert_no_results(tmp_path / "sc3s")
+    assert record["n_clusters_given"] is not None  # it needs k: k was given, then not run
+    assert_no_results(tmp_path / "registered")
     name = fake_method("fake_missing_dep", "pass", header="import package_that_is_not_there")
     assert run.main(main_args(name, toy[0], tmp_path / "dep")) == 0
     record = read_record(tmp_path / "dep")
@@ -445,14 +472,19 @@ def test_conda_main_env_pins_the_project_dependencies():
     assert sorted(pip) == sorted(project)
 
 
-def test_env_list_names_the_envs_of_runnable_methods_only(capsys):
-    """`.ci/run` builds what `python -m scbench.envs list` prints."""
+def test_env_list_names_the_envs_of_runnable_methods_only(capsys, monkeypatch):
+    """`.ci/run` builds what `python -m scbench.envs list` prints; an unavailable method's env
+    is not built (its runs use the project env, to record why)."""
+    fake = registry.MethodSpec(
+        name="fake_registered", display_name="Fake", reference="test", needs_k=False, gpu=False,
+        env="fake_env", implementation="original", module=None, unavailable="not built")
+    monkeypatch.setitem(registry.METHODS, fake.name, fake)
+    assert envs.run_env(fake.name) == envs.MAIN
     assert envs.main(["list"]) == 0
     listed = capsys.readouterr().out.split()
     runnable = {spec.env for spec in registry.METHODS.values() if spec.module is not None}
     assert set(listed) == runnable - {envs.MAIN}
-    unavailable = {spec.env for spec in registry.METHODS.values() if spec.module is None}
-    assert unavailable and not unavailable & set(listed)
+    assert {"phenograph", "scvi", "desc", "seurat", "sc3s"} <= set(listed)
     for env in listed:
         assert envs.requirement_files(env)
 

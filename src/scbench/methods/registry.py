@@ -193,9 +193,8 @@ METHODS: dict[str, MethodSpec] = {
             reference="Quah & Hemberg, SC3s: efficient scaling of single cell consensus clustering "
             "to millions of cells, BMC Bioinformatics 2022, "
             "doi:10.1186/s12859-022-05085-z (PyPI sc3s 0.1.1)",
-            needs_k=True, gpu=False, env="sc3s", implementation="original", module=None,
-            unavailable="not run yet: SC3s 0.1.1 (PyPI) needs its own environment (its pins need "
-            "numpy<2); the session that registered it could not build and verify one",
+            needs_k=True, gpu=False, env="sc3s", implementation="original",
+            module="scbench.methods.sc3s",
         ),
         MethodSpec(
             name="scgnn",

@@ -57,7 +57,7 @@ TRACKED = {
     "h5py": "h5py", "scanpy": "scanpy", "scikit-learn": "sklearn", "igraph": "igraph",
     "leidenalg": "leidenalg", "louvain": "louvain", "torch": "torch", "lightning": "lightning",
     "scvi-tools": "scvi", "jax": "jax", "phenograph": "phenograph", "tensorflow": "tensorflow",
-    "tensorflow-cpu": "tensorflow", "keras": "keras", "desc": "desc",
+    "tensorflow-cpu": "tensorflow", "keras": "keras", "desc": "desc", "sc3s": "sc3s",
     "attentionae-sc": "attentionae_sc",
 }
 
