@@ -26,11 +26,18 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.patches import Circle
 
 from scbench.aggregate import atomic_write_text
-from scbench.figures import STYLE, _finite_umap, _palette, _scatter, save_figure, umap_coords
+from scbench.figures import (
+    STYLE,
+    _finite_umap,
+    _palette,
+    _scatter,
+    dot_handles,
+    save_figure,
+    umap_coords,
+)
 from scbench.methods._scanpy import (
     PIPELINE_DEFAULTS,
     leiden,
@@ -97,10 +104,8 @@ def fig_overview(coords: np.ndarray, labels: np.ndarray, truth: np.ndarray,
             _scatter(ax, coords, values, colour, size)
             ax.set_title(f"UMAP of Z: {shown}")
             if len(names) <= 20:
-                ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=colour[n],
-                                          label=n, markersize=4) for n in names],
-                          loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
-                          title=name, fontsize=7)
+                ax.legend(handles=dot_handles(colour, markersize=4), loc="upper left",
+                          bbox_to_anchor=(1.0, 1.0), frameon=False, title=name, fontsize=7)
         sns.heatmap(table, ax=axes[2], cmap="Blues", vmin=0, vmax=1, linewidths=0.3,
                     cbar_kws={"label": "Fraction of the cluster's cells"})
         axes[2].set_xlabel("True type")
@@ -125,10 +130,8 @@ def fig_subclusters(coords: np.ndarray, sub: np.ndarray, truth: np.ndarray,
             _scatter(ax, coords, values, colour, size)
             ax.set_title(f"Cluster {cluster}: {name} ({len(names)})")
             if len(names) <= 12:
-                ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=colour[n],
-                                          label=n, markersize=4) for n in names],
-                          loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
-                          fontsize=7)
+                ax.legend(handles=dot_handles(colour, markersize=4), loc="upper left",
+                          bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
         venn = axes[2]
         for x, colour in ((-0.5, "tab:blue"), (0.5, "tab:orange")):
             venn.add_patch(Circle((x, 0), 1.0, alpha=0.35, color=colour, linewidth=0))

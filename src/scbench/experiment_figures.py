@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -140,7 +141,7 @@ def experiment_figure(runs: pd.DataFrame, title: str,
                   + 0.8) for f in factors]
     side_by_side = len(factors) == 1
     shape = (1, len(metrics)) if side_by_side else (len(metrics), len(factors))
-    with _style():
+    with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(widths[0] * len(metrics) if side_by_side else sum(widths),
                               2.6 * shape[0] + 0.9), layout="constrained")
         axes = fig.subplots(*shape, squeeze=False, sharey=False if side_by_side else "row",
@@ -172,12 +173,6 @@ def experiment_figure(runs: pd.DataFrame, title: str,
             fig.legend(handles=handles, loc="outside lower center", ncol=len(methods),
                        frameon=False)
     return fig
-
-
-def _style():
-    import matplotlib
-
-    return matplotlib.rc_context(STYLE)
 
 
 def write_outputs(runs: pd.DataFrame, out_dir: str | os.PathLike, title: str,

@@ -79,7 +79,9 @@ def _parameter_setting(method: str, factor: str, value: Any,
 
 def _perturbed_setting(method: str, factor: str, fraction: float) -> Setting:
     name = f"{factor}-{_text(fraction)}"
-    overrides = {"train_mask": TRAIN_COLUMN} if factor.startswith("downsample") else {}
+    from scbench.methods.attentionae_sc import TRAIN_MASK
+
+    overrides = {TRAIN_MASK: TRAIN_COLUMN} if factor.startswith("downsample") else {}
     return Setting(method, name, factor, _text(fraction), overrides, name,
                    factor == "downsample-stratified")
 
@@ -210,7 +212,6 @@ def perturb(adata, setting: str, seed: int):
 RUN_COLUMNS = ["experiment", "factor", "value", "dataset", "method", "setting", "seed",
                "uses_labels", "status", "reason", "ari", "nmi", "asw", "db", "n_clusters",
                "n_unassigned", "n_training_cells", "runtime_s"]
-METRICS = ("ari", "nmi", "asw", "db", "n_clusters")
 
 
 def score_path(dataset: str, method: str, setting: str, seed: int) -> str:

@@ -60,6 +60,12 @@ def save_figure(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathL
             fig.savefig(tmp, bbox_inches="tight")
 
 
+def dot_handles(colour: Mapping[Any, Any], markersize: float = 5) -> list[Line2D]:
+    """Legend handles: one dot per label, in the order of ``colour`` (label -> colour)."""
+    return [Line2D([], [], marker="o", linestyle="", markersize=markersize, color=c, label=t)
+            for t, c in colour.items()]
+
+
 def method_styles(order: Sequence[str], methods: Mapping[str, Any] | None) -> dict[str, dict]:
     """Bar style per method: colour-blind-safe colours; controls grey and hatched."""
     # the palette's grey (index 7) is left out: grey means a control
@@ -394,10 +400,8 @@ def fig_umaps(prepared_h5ad: str | os.PathLike,
             fig.supxlabel(textwrap.fill("No predicted labels (run failed or unavailable): "
                                         + ", ".join(absent), 90), fontsize=8)
         if len(types) <= 20:
-            handles = [Line2D([], [], marker="o", linestyle="", markersize=5, color=c, label=t)
-                       for t, c in type_colour.items()]
-            fig.legend(handles=handles, loc="outside right upper", frameon=False,
-                       title="True label")
+            fig.legend(handles=dot_handles(type_colour), loc="outside right upper",
+                       frameon=False, title="True label")
         save_figure(fig, out_png, out_pdf)
 
 

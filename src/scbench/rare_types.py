@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from scbench.aggregate import atomic_write_text, method_label, method_order, registry_methods
-from scbench.figures import STYLE, method_styles, save_figure, umap_coords
+from scbench.figures import STYLE, dot_handles, method_styles, save_figure, umap_coords
 from scbench.runs import run_dir, run_labels
 
 THRESHOLD = 0.05
@@ -140,8 +139,7 @@ def fig_rare(table: pd.DataFrame, truth: np.ndarray, coords: np.ndarray,
         umap_ax.set_yticks([])
         umap_ax.set_title("Rare types on a UMAP\nof the shared PCA")
         if kinds:
-            umap_ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=colours[k],
-                                           label=k) for k in kinds],
+            umap_ax.legend(handles=dot_handles({k: colours[k] for k in kinds}, markersize=6),
                            loc="upper center", bbox_to_anchor=(0.5, -0.02), frameon=False,
                            ncols=2, fontsize=7)
         fig.suptitle(title)

@@ -20,7 +20,6 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from scbench.aggregate import method_info, registry_methods
 from scbench.figures import (
@@ -30,6 +29,7 @@ from scbench.figures import (
     _palette,
     _scatter,
     cluster_colour_slots,
+    dot_handles,
     save_figure,
     umap_coords,
 )
@@ -88,10 +88,8 @@ def fig_umap_grid(adata, columns: Sequence[tuple[str, np.ndarray | None, np.ndar
         axes[0][0].set_ylabel("True types")
         axes[1][0].set_ylabel("Predicted clusters")
         if len(types) <= 20:
-            handles = [Line2D([], [], marker="o", linestyle="", markersize=5, color=c, label=t)
-                       for t, c in type_colour.items()]
-            fig.legend(handles=handles, loc="outside right upper", frameon=False,
-                       title="True type")
+            fig.legend(handles=dot_handles(type_colour), loc="outside right upper",
+                       frameon=False, title="True type")
         fig.suptitle(title)
         save_figure(fig, out_png, out_pdf)
 
