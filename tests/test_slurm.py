@@ -22,6 +22,9 @@ What it proves:
       gives the same results/tables/metrics.tsv (status, ari, nmi, n_clusters per
       dataset/method/seed) as the same config run locally with --cores 2, and
       every job whose rule asks for a GPU was given one by SLURM.
+  (c) the paper's experiments (`robustness` target, a tiny grid) run through the
+      profile: the perturbations, experiment runs and scores are SLURM jobs, every
+      experiment run of a GPU-capable method got a GPU, and every run is ok.
 The cluster is always stopped (exactly the daemons the script started).
 """
 
@@ -245,9 +248,8 @@ def _read_metrics(path: Path) -> dict:
     return table
 
 
-def _gpu_slurm_jobs(log: str) -> list[tuple[str, str, str]]:
-    """(rule, method wildcard, SLURM job id) of every submitted job whose resources include a
-    GPU."""
+def _submitted_jobs(log: str) -> list[tuple[str, str, str, str]]:
+    """(rule, method wildcard, SLURM job id, resources line) of every job submitted to SLURM."""
     resources: dict[str, str] = {}
     rule_of: dict[str, str] = {}
     method_of: dict[str, str] = {}
@@ -263,13 +265,20 @@ def _gpu_slurm_jobs(log: str) -> list[tuple[str, str, str]]:
             resources[jobid] = s
         elif (m := re.match(r"^wildcards:.*\bmethod=(\w+)", s)) and jobid is not None:
             method_of[jobid] = m.group(1)
-    gpu_jobs = []
-    for m in re.finditer(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log):
-        res = resources.get(m.group(1), "")
-        if re.search(r"\b(gpu=[1-9]|gres=\S*gpu)", res):
-            gpu_jobs.append((rule_of.get(m.group(1), "?"), method_of.get(m.group(1), "?"),
-                             m.group(2)))
-    return gpu_jobs
+    return [
+        (rule_of.get(job, "?"), method_of.get(job, "?"), slurm_id, resources.get(job, ""))
+        for job, slurm_id in re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log)
+    ]
+
+
+def _gpu_slurm_jobs(log: str) -> list[tuple[str, str, str]]:
+    """(rule, method wildcard, SLURM job id) of every submitted job whose resources include a
+    GPU."""
+    return [
+        (rule, method, slurm_id)
+        for rule, method, slurm_id, res in _submitted_jobs(log)
+        if re.search(r"\b(gpu=[1-9]|gres=\S*gpu)", res)
+    ]
 
 
 @pytest.mark.skipif(
@@ -328,3 +337,50 @@ def test_workflow_on_slurm_matches_local(slurm_cluster, tmp_path, failing_method
         assert re.search(r"TresPer(Job|Node)=\S*gpu", record), (
             f"{rule} job {jobid} has no GPU: {record}"
         )
+
+
+# --- (c) the experiments --------------------------------------------------------------
+
+TINY_ROBUSTNESS = {
+    "methods": ["attentionae_sc"],
+    "datasets": ["sim_tiny"],
+    "seeds": [0],
+    "dropout": [0.5],
+    "downsample": [0.5],
+    "downsample_by": ["random"],
+}
+
+
+@pytest.mark.skipif(
+    not ((REPO / "Snakefile").is_file() and (REPO / "config" / "test.yaml").is_file()),
+    reason="workflow (Snakefile, config/test.yaml) not present",
+)
+def test_experiments_on_slurm(slurm_cluster, tmp_path):
+    env = slurm_cluster
+    workdir = _copy_repo(tmp_path / "experiments")
+    (workdir / "tiny_experiments.yaml").write_text(
+        yaml.safe_dump({"experiments": {"robustness": TINY_ROBUSTNESS}})
+    )
+    rc, log = _snakemake(
+        ["robustness", "--profile", str(workdir / "profiles" / "slurm"),
+         "--configfile", "config/test.yaml", "tiny_experiments.yaml", *FAST_POLLING,
+         "--max-threads", "2"],
+        workdir,
+        env,
+        1200,
+    )
+    assert rc == 0, "SLURM run failed:\n" + _tail(log)
+
+    # the dataset, its two perturbed inputs (dropout 0.5, random down-sampling to 0.5), and
+    # three runs (base and those two), each scored: every one a SLURM job
+    submitted = sorted(rule for rule, *_ in _submitted_jobs(log))
+    expected = ["prepare", "shared_pca", *["perturb"] * 2, *["run_experiment"] * 3]
+    assert submitted == sorted(expected + ["score_experiment"] * 3), submitted
+    with (workdir / "results" / "experiments" / "robustness" / "runs.tsv").open() as fh:
+        runs = list(csv.DictReader(fh, delimiter="\t"))
+    # the base run is a row of each factor
+    assert len(runs) == 4 and all(r["status"] == "ok" for r in runs), runs
+    gpu_jobs = _gpu_slurm_jobs(log)
+    assert sorted(rule for rule, _, _ in gpu_jobs) == ["run_experiment"] * 3, gpu_jobs
+    for _, _, jobid in gpu_jobs:
+        assert re.search(r"TresPer(Job|Node)=\S*gpu", _scontrol_job(env, jobid)), jobid
