@@ -51,6 +51,7 @@ MISSING_TEXT = {"unavailable": "n/a", "failed": "failed", "missing": "–"}
 CONTROL_GREYS = ["0.8", "0.6", "0.9", "0.7"]
 UNASSIGNED_COLOUR = "0.75"  # cells a method left unassigned, in UMAP panels
 MAX_PLOT_WIDTH_IN = 10.0  # wider bar panels wrap their datasets onto more rows
+LABEL_CHAR_IN = 0.07  # approximate width of one tick-label character, in inches
 
 
 def save_figure(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
@@ -98,7 +99,7 @@ def _legend_handles(order: Sequence[str], methods: Mapping[str, Any] | None,
 
 def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequence[str],
                styles: dict[str, dict], column: str, log: bool = False,
-               no_value: str = "n/c") -> None:
+               no_value: str = "n/c", *, rotate_labels: bool = False) -> None:
     """Grouped bars: x = datasets, one bar per method (mean of ok seeds, sd, seeds as dots).
 
     Where a method has no value the bar's place says why: n/a (unavailable), failed, or
@@ -140,9 +141,8 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
             offsets = jitter.uniform(-0.2, 0.2, len(values)) * width
             ax.scatter(x + offsets, values, s=5, color="black", linewidths=0, zorder=3)
     ax.set_xticks(range(len(datasets)))
-    many = len(datasets) > 4
-    ax.set_xticklabels(datasets, rotation=30 if many else 0, ha="right" if many else "center",
-                       rotation_mode="anchor")
+    ax.set_xticklabels(datasets, rotation=30 if rotate_labels else 0,
+                       ha="right" if rotate_labels else "center", rotation_mode="anchor")
     ax.set_ylabel(AXIS_LABELS.get(column, column))
     if not log:
         ax.axhline(0, color="0.3", linewidth=0.6)
@@ -167,13 +167,15 @@ def _bars_figure(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
     chunks = [[str(d) for d in c] for c in np.array_split(datasets, n_rows)]
     per_row = max(map(len, chunks))
     width = max(5.0, 2.5 + per_row * group_in)
+    # rotate the dataset names where they would run into each other
+    rotate = per_row > 4 or max(map(len, map(str, datasets))) * LABEL_CHAR_IN > group_in
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(width, 2.5 * len(panels) * n_rows + 0.6), layout="constrained")
         axes = fig.subplots(len(panels) * n_rows, 1, squeeze=False)[:, 0]
         for k, panel in enumerate(panels):
             group = axes[k * n_rows:(k + 1) * n_rows]
             for ax, chunk in zip(group, chunks):
-                _bar_panel(ax, metrics, order, chunk, styles, *panel)
+                _bar_panel(ax, metrics, order, chunk, styles, *panel, rotate_labels=rotate)
                 ax.set_xlim(-0.5, per_row - 0.5)
             lows, highs = zip(*(ax.get_ylim() for ax in group))
             for ax in group:
