@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from scbench.methods.attentionae_sc import TRAIN_MASK
+
 EXPERIMENTS = ("sweeps", "ablations", "robustness")
 #: obs column of a down-sampled dataset: the cells the method trains on (then predicts all).
 TRAIN_COLUMN = "train_cell"
 DOWNSAMPLE_BY = ("random", "stratified")
-#: Methods that can train on some cells and predict the rest (their ``train_mask`` parameter).
-PREDICTING_MODULES = frozenset({"scbench.methods.attentionae_sc"})
 BASE = "base"
 
 
@@ -79,8 +79,6 @@ def _parameter_setting(method: str, factor: str, value: Any,
 
 def _perturbed_setting(method: str, factor: str, fraction: float) -> Setting:
     name = f"{factor}-{_text(fraction)}"
-    from scbench.methods.attentionae_sc import TRAIN_MASK
-
     overrides = {TRAIN_MASK: TRAIN_COLUMN} if factor.startswith("downsample") else {}
     return Setting(method, name, factor, _text(fraction), overrides, name,
                    factor == "downsample-stratified")
@@ -120,7 +118,8 @@ def settings(name: str, spec: Mapping[str, Any], method_params: Mapping[str, Any
             down = [_perturbed_setting(method, f"downsample-{by}", f)
                     for by in spec.get("downsample_by", DOWNSAMPLE_BY)
                     for f in spec.get("downsample", [])]
-            if down and METHODS[method].module not in PREDICTING_MODULES:
+            # a method can train on some cells and predict the rest if it takes a train mask
+            if down and TRAIN_MASK not in defaults:
                 raise ValueError(f"experiments.robustness: down-sampling needs a method that "
                                  f"predicts cells it was not trained on; {method} cannot")
             own += down
