@@ -162,6 +162,11 @@ def test_figure_layouts_follow_factors_metrics_and_methods():
     fig = experiment_figure(robustness.assign(factor="dropout"), "Robustness")
     means = sorted(t.get_text() for t in fig.axes[0].texts)
     assert means == ["0.10", "0.10", "0.25", "0.65"]  # printed under each box, per method
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[-2:] == ["d1", "d2"]  # pooled datasets: one marker each, named
+    markers = {tuple(c.get_paths()[0].vertices.round(3).ravel()) for c in fig.axes[0].collections
+               if len(c.get_offsets())}
+    assert len(markers) == 2
 
 
 def test_levels_are_plotted_words_first_then_numbers_ascending():

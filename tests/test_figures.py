@@ -204,3 +204,13 @@ def test_split_clusters_keep_the_colours_of_their_types():
     predicted = np.repeat(["p", "q", "r", "s"], [25, 15, 20, 20])  # A split into p and q
     assert cluster_colour_slots(predicted, truth, ["A", "B", "C"]) == {
         "p": 0, "r": 1, "s": 2, "q": 3}
+
+
+def test_dataset_names_are_rotated_only_where_they_would_collide(metrics, monkeypatch):
+    captured = _captured_figure(monkeypatch)
+    short = metrics.assign(dataset=metrics["dataset"].map({"sim_easy": "a", "sim_hard": "b"}))
+    long = metrics.assign(dataset=metrics["dataset"] + "_a_long_descriptive_name")
+    for table in (short, long):
+        fig_metric_bars(table, METHODS, "ari", "fig2.png", "fig2.pdf")
+    rotations = [{t.get_rotation() for t in fig.axes[0].get_xticklabels()} for fig in captured]
+    assert rotations == [{0.0}, {30.0}]

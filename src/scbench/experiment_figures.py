@@ -3,6 +3,7 @@ box plots over datasets x seeds per setting (Fig 5, S6-S8), the mean printed und
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 
@@ -28,6 +29,7 @@ FACTOR_XLABELS = {"dropout": "fraction of non-zero counts set to zero",
                   "downsample-random": "fraction of cells trained on",
                   "downsample-stratified": "fraction of each type trained on"}
 SUMMARY_METRICS = ("ari", "nmi", "asw", "db", "n_clusters")
+DATASET_MARKERS = ("o", "^", "s", "D", "v", "P", "X")
 MEAN_Y = -0.2  # where the mean of a box is printed, in axes coordinates (below the tick labels)
 
 
@@ -98,13 +100,15 @@ def summary_markdown(summary: pd.DataFrame, title: str) -> str:
 
 
 def _boxes(ax, runs: pd.DataFrame, metric: str, levels: Sequence[str],
-           methods: Sequence[str], palette: dict[str, tuple]) -> None:
-    """Box + points per level (x) and method (side by side); the mean under each box."""
+           methods: Sequence[str], palette: dict[str, tuple], markers: dict[str, str]) -> None:
+    """Box + points per level (x) and method (side by side), one marker per dataset; the mean
+    under each box."""
     width = 0.8 / len(methods)
     for i, level in enumerate(levels):
         for j, method in enumerate(methods):
-            values = runs.loc[(runs["value"] == level) & (runs["method"] == method),
-                              metric].dropna().to_numpy()
+            cell = runs[(runs["value"] == level) & (runs["method"] == method)]
+            cell = cell[cell[metric].notna()]
+            values = cell[metric].to_numpy(dtype=float)
             x = i + (j - (len(methods) - 1) / 2) * width
             if values.size == 0:
                 ax.text(x, 0.02, "no run", transform=ax.get_xaxis_transform(), ha="center",
@@ -115,8 +119,10 @@ def _boxes(ax, runs: pd.DataFrame, metric: str, levels: Sequence[str],
                        boxprops={"facecolor": palette[method], "alpha": 0.6},
                        medianprops={"color": "0.1"})
             jitter = np.random.default_rng(i * 31 + j).uniform(-0.15, 0.15, values.size)
-            ax.scatter(x + jitter * width, values, s=6, color=palette[method], zorder=3,
-                       edgecolor="0.2", linewidth=0.3)
+            for dataset, marker in markers.items():
+                mine = (cell["dataset"] == dataset).to_numpy()
+                ax.scatter(x + jitter[mine] * width, values[mine], s=14, marker=marker,
+                           color=palette[method], zorder=3, edgecolor="0.2", linewidth=0.3)
             ax.text(x, MEAN_Y, f"{values.mean():.2f}", transform=ax.get_xaxis_transform(),
                     ha="center", va="top", fontsize=6.5, rotation=90 if len(methods) > 2 else 0)
     ax.set_xticks(range(len(levels)))
@@ -137,6 +143,8 @@ def experiment_figure(runs: pd.DataFrame, title: str,
     methods = list(dict.fromkeys(runs["method"]))
     names = registry_methods(methods, methods)
     palette = dict(zip(methods, sns.color_palette("colorblind", max(3, len(methods)))))
+    datasets = list(dict.fromkeys(runs["dataset"]))
+    markers = dict(zip(datasets, itertools.cycle(DATASET_MARKERS)))
     widths = [max(2.0, 0.5 * len(set(runs.loc[runs["factor"] == f, "value"])) * len(methods)
                   + 0.8) for f in factors]
     side_by_side = len(factors) == 1
@@ -153,7 +161,7 @@ def experiment_figure(runs: pd.DataFrame, title: str,
             base = set(part.loc[part["setting"] == "base", "value"])
             for row, metric in enumerate(metrics):
                 ax = axes[0, row] if side_by_side else axes[row, col]
-                _boxes(ax, part, metric, levels, methods, palette)
+                _boxes(ax, part, metric, levels, methods, palette, markers)
                 ax.set_xticklabels([_tick_label(factor, v, v in base) for v in levels])
                 label = AXIS_LABELS.get(metric, metric)
                 if side_by_side:
@@ -167,11 +175,14 @@ def experiment_figure(runs: pd.DataFrame, title: str,
         n_datasets, n_seeds = runs["dataset"].nunique(), runs["seed"].nunique()
         fig.suptitle(f"{title}: {n_datasets} dataset(s) x {n_seeds} seed(s) per box; "
                      "number under a box = its mean")
-        if len(methods) > 1:
-            handles = [axes[0, 0].scatter([], [], color=palette[m], label=method_label(names, m))
-                       for m in methods]
-            fig.legend(handles=handles, loc="outside lower center", ncol=len(methods),
-                       frameon=False)
+        handles = [axes[0, 0].scatter([], [], color=palette[m], label=method_label(names, m))
+                   for m in methods] if len(methods) > 1 else []
+        if len(datasets) > 1:  # the boxes pool datasets: say which point is which
+            handles += [axes[0, 0].scatter([], [], marker=markers[d], color="0.5", label=d)
+                        for d in datasets]
+        if handles:
+            fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
+                       frameon=False, fontsize=7)
     return fig
 
 

@@ -123,7 +123,10 @@ def settings(name: str, spec: Mapping[str, Any], method_params: Mapping[str, Any
                 raise ValueError(f"experiments.robustness: down-sampling needs a method that "
                                  f"predicts cells it was not trained on; {method} cannot")
             own += down
-        out += [s for i, s in enumerate(own) if s.name not in {o.name for o in own[:i]}]
+        unique: dict[str, Setting] = {}
+        for setting in own:  # a grid level equal to the default is the base run: first wins
+            unique.setdefault(setting.name, setting)
+        out += unique.values()
     return out
 
 
