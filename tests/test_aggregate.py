@@ -15,9 +15,11 @@ from scbench.aggregate import (
     method_info,
     metrics_table,
     parse_benchmark_paths,
+    read_metrics,
     summary_table,
     summary_to_latex,
     summary_to_markdown,
+    write_metrics,
     write_summary,
 )
 
@@ -254,3 +256,24 @@ def test_write_summary_and_cli(records, tmp_path):
                                   for ext in ("tsv", "md", "tex")}
     assert {p.name for p in out.iterdir()} == expected
     assert len(pd.read_csv(out / "metrics.tsv", sep="\t")) == len(records)
+
+
+def test_previous_tables_are_kept_and_new_scores_replace_their_runs(records, tmp_path):
+    old = metrics_table(records)
+    write_metrics(old, tmp_path / "old.tsv")
+    rerun = {**records[0], "ari": 0.123}
+    path = tmp_path / "rerun.json"
+    path.write_text(json.dumps(rerun))
+    main(["--previous", str(tmp_path / "old.tsv"), "--scores", str(path),
+          "--out-metrics", str(tmp_path / "metrics.tsv"),
+          "--out-summary-prefix", str(tmp_path / "summary")])
+    merged = read_metrics(tmp_path / "metrics.tsv")
+    assert len(merged) == len(old)  # the rerun replaced its run; nothing else changed
+    key = (merged["dataset"] == rerun["dataset"]) & (merged["method"] == rerun["method"]) \
+        & (merged["seed"] == rerun["seed"])
+    assert merged.loc[key, "ari"].tolist() == [0.123]
+    pd.testing.assert_frame_equal(merged[~key].reset_index(drop=True),
+                                  read_metrics(tmp_path / "old.tsv")[~key.to_numpy()]
+                                  .reset_index(drop=True))
+    with pytest.raises(SystemExit):
+        main(["--out-metrics", "m.tsv", "--out-summary-prefix", "s"])  # nothing to aggregate

@@ -329,6 +329,17 @@ def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
+def merge_metrics(previous: Sequence[pd.DataFrame], new: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the ``previous`` tables and of ``new``; a later table's run replaces an earlier
+    one with the same dataset, method and seed (so new scores update an assembled table)."""
+    tables = [t.reindex(columns=METRICS_COLUMNS) for t in (*previous, new) if len(t)]
+    if not tables:
+        return new
+    merged = pd.concat(tables, ignore_index=True)
+    merged = merged.drop_duplicates(["dataset", "method", "seed"], keep="last")
+    return merged.sort_values(["dataset", "method", "seed"], ignore_index=True)
+
+
 def parse_benchmark_paths(paths: Sequence[str]) -> dict[tuple[str, str, int], str]:
     """Map ``.../benchmarks/{dataset}/{method}/seed{seed}.tsv`` paths to their run key."""
     keys = {}
@@ -359,9 +370,13 @@ def registry_methods(order: Sequence[str], present: Iterable[str]) -> dict[str, 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """CLI: score JSON files (+ benchmark TSVs) -> metrics.tsv and summary tables."""
+    """CLI: score JSON files (+ benchmark TSVs, + earlier metrics.tsv) -> metrics.tsv and
+    summary tables."""
     parser = argparse.ArgumentParser(prog="python -m scbench.aggregate", description=__doc__)
-    parser.add_argument("--scores", nargs="+", required=True, help="per-run score JSON files")
+    parser.add_argument("--scores", nargs="*", default=[], help="per-run score JSON files")
+    parser.add_argument("--previous", nargs="*", default=[],
+                        help="earlier metrics.tsv files to keep; a score file of the same "
+                             "dataset, method and seed (or a later file) replaces their row")
     parser.add_argument("--benchmarks", nargs="*", default=[],
                         help="benchmark TSVs: benchmarks/{dataset}/{method}/seed{seed}.tsv")
     parser.add_argument("--methods-order", default="", help="comma-separated method names")
@@ -376,8 +391,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     extras = [m for m in args.extra_metrics.split(",") if m and m != args.metric]
     if set(extras) - set(METRIC_LABELS):
         parser.error(f"unknown metric in --extra-metrics; choose from {sorted(METRIC_LABELS)}")
+    if not args.scores and not args.previous:
+        parser.error("give --scores, --previous or both")
     records = [json.loads(Path(p).read_text()) for p in args.scores]
-    metrics = metrics_table(records, parse_benchmark_paths(args.benchmarks))
+    metrics = merge_metrics([read_metrics(p) for p in args.previous],
+                            metrics_table(records, parse_benchmark_paths(args.benchmarks)))
     order = [m for m in args.methods_order.split(",") if m]
     methods = registry_methods(order, metrics["method"].unique())
     write_metrics(metrics, args.out_metrics)
