@@ -205,7 +205,10 @@ def test_lower_is_better_for_db_and_partial_runs_are_not_ranked(metrics):
     easy = md.splitlines()[2].split(" | ")
     assert "(2/3 ok)" in easy[2] and not easy[2].startswith("**") and easy[1].startswith("**")
     assert "shared PCA for: Leiden" in md
-    without_failures = metrics[metrics["status"] != "failed"]  # k_means: 2 of 2 seeds ok
+    failed = metrics.loc[metrics["status"] == "failed", ["dataset", "seed"]]
+    keys = pd.MultiIndex.from_frame(metrics[["dataset", "seed"]])
+    # every method on the seeds where none failed: k_means 2 of 2 seeds ok
+    without_failures = metrics[~keys.isin(pd.MultiIndex.from_frame(failed))]
     md = summary_to_markdown(summary_table(without_failures, METHODS, "db"), METHODS)
     easy = md.splitlines()[2].split(" | ")
     assert easy[2].startswith("**") and not easy[1].startswith("**")
@@ -277,3 +280,16 @@ def test_previous_tables_are_kept_and_new_scores_replace_their_runs(records, tmp
                                   .reset_index(drop=True))
     with pytest.raises(SystemExit):
         main(["--out-metrics", "m.tsv", "--out-summary-prefix", "s"])  # nothing to aggregate
+
+
+def test_a_method_run_on_fewer_seeds_than_the_others_is_marked_and_not_ranked(records):
+    # one seed of attentionae_sc on sim_easy, as after merging a table with a single extra run
+    few = [r for r in records if not (r["dataset"] == "sim_easy"
+                                      and r["method"] == "attentionae_sc" and r["seed"] > 0)]
+    few = [{**r, "ari": 0.99} if r["method"] == "attentionae_sc" else r for r in few]
+    summary = summary_table(metrics_table(few), METHODS, "ari")
+    assert summary.loc["sim_easy", ("attentionae_sc", "status")] == "1/3 seeds"
+    assert summary.loc["sim_hard", ("attentionae_sc", "status")] == "ok"
+    assert summary.loc["Mean", ("attentionae_sc", "status")] == "partial"
+    markdown = summary_to_markdown(summary, METHODS)
+    assert "0.990 (1/3 seeds)" in markdown and "**0.990 (1/3 seeds)**" not in markdown

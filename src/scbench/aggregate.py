@@ -114,19 +114,23 @@ def metrics_table(records: list[dict],
     return table.sort_values(["dataset", "method", "seed"], ignore_index=True)
 
 
-def cell_stats(runs: pd.DataFrame, metric: str) -> tuple[float, float, int, int, str]:
+def cell_stats(runs: pd.DataFrame, metric: str, n_seeds: int = 0
+               ) -> tuple[float, float, int, int, str]:
     """mean, sd (ddof=1), n values, n runs and status of one dataset x method.
 
     With some values the status is ``"ok"`` when every run gave one, else it says which are
-    missing: ``"2/3 ok"`` (a seed failed), ``"1 not computable"`` (a successful seed gave no
-    value, e.g. no silhouette for one cluster), or both joined by ``"; "``.
+    missing: ``"1/3 seeds"`` (only 1 of the ``n_seeds`` seeds that other methods ran on this
+    dataset was run, e.g. in a merged table), ``"2/3 ok"`` (a seed failed), ``"1 not
+    computable"`` (a successful seed gave no value, e.g. no silhouette for one cluster), or
+    several joined by ``"; "``.
     """
     ok = runs["status"] == "ok"
     values = runs.loc[ok, metric].dropna().to_numpy(float)
     n_runs, n_ok = len(runs), int(ok.sum())
     if len(values):
         sd = float(np.std(values, ddof=1)) if len(values) > 1 else np.nan
-        missing = ([f"{n_ok}/{n_runs} ok"] if n_ok < n_runs else []) + (
+        missing = ([f"{n_runs}/{n_seeds} seeds"] if n_runs < n_seeds else []) + (
+            [f"{n_ok}/{n_runs} ok"] if n_ok < n_runs else []) + (
             [f"{n_ok - len(values)} not computable"] if len(values) < n_ok else [])
         return float(values.mean()), sd, len(values), n_runs, "; ".join(missing) or "ok"
     statuses = set(runs["status"])
@@ -139,6 +143,11 @@ def cell_stats(runs: pd.DataFrame, metric: str) -> tuple[float, float, int, int,
     else:
         status = f"failed ({int((runs['status'] == 'failed').sum())}/{n_runs})"
     return np.nan, np.nan, 0, n_runs, status
+
+
+def seeds_per_dataset(metrics: pd.DataFrame) -> dict[str, int]:
+    """The number of distinct seeds run on each dataset, over all methods."""
+    return metrics.groupby("dataset")["seed"].nunique().to_dict()
 
 
 def summary_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
@@ -156,10 +165,12 @@ def summary_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
     order = method_order(metrics["method"].unique(), methods)
     datasets = sorted(metrics["dataset"].unique())
     groups = dict(tuple(metrics.groupby(["dataset", "method"])))
+    seeds = seeds_per_dataset(metrics)
     empty = metrics.iloc[:0]
     data = {}
     for method in order:
-        cells = {d: cell_stats(groups.get((d, method), empty), metric) for d in datasets}
+        cells = {d: cell_stats(groups.get((d, method), empty), metric, seeds[d])
+                 for d in datasets}
         means = np.array([cells[d][0] for d in datasets])
         complete = not np.isnan(means).any()
         status = ("incomplete" if not complete
@@ -226,8 +237,10 @@ def _notes(summary: pd.DataFrame, methods: Mapping[str, Any] | None, where: str)
     direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
     notes = [(f"{METRIC_LABELS.get(metric, metric)} ({direction}): mean ± sd over seeds of "
               "successful runs; bold = best non-control method per dataset; "
-              "'(n/N ok)' = only n of N seeds succeeded, '(k not computable)' = k successful "
-              "seeds gave no value (e.g. one cluster), 'partial' = a mean over such cells: "
+              "'(n/N seeds)' = only n of the N seeds run on the dataset were run for this "
+              "method, '(n/N ok)' = only n of N seeds succeeded, '(k not computable)' = k "
+              "successful seeds gave no value (e.g. one cluster), 'partial' = a mean over "
+              "such cells: "
               "none of these is ranked; Mean = mean over datasets of the per-dataset means, "
               "only for methods with results on every dataset.")]
     if any(method_info(methods, m).needs_k for m in order):

@@ -33,6 +33,7 @@ from scbench.aggregate import (
     method_order,
     read_metrics,
     registry_methods,
+    seeds_per_dataset,
 )
 from scbench.files import atomic_path
 from scbench.methods.registry import unassigned_mask
@@ -106,6 +107,7 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
     ``no_value`` when its runs succeeded without this value.
     """
     groups = dict(tuple(metrics.groupby(["dataset", "method"])))
+    seeds = seeds_per_dataset(metrics)
     empty = metrics.iloc[:0]
     width = 0.8 / len(order)
     at_bottom = blended_transform_factory(ax.transData, ax.transAxes)
@@ -120,7 +122,7 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
         for i, dataset in enumerate(datasets):
             x = i + (j - (len(order) - 1) / 2) * width
             runs = groups.get((dataset, method), empty)
-            mean, sd, _, _, status = cell_stats(runs, column)
+            mean, sd, _, _, status = cell_stats(runs, column, seeds[dataset])
             if np.isnan(mean) or (log and mean <= 0):  # no bar: say why
                 text = ("0" if not np.isnan(mean)  # e.g. a runtime below 1 ms, the precision
                         else no_value if status == "not computable"
@@ -129,7 +131,7 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
                         fontsize=6, color="0.3", transform=at_bottom if log else ax.transData)
                 continue
             ax.bar(x, mean, width, linewidth=0.5, **styles[method])
-            if status != "ok":  # e.g. "2/3 ok": the mean of the seeds that succeeded
+            if status != "ok":  # e.g. "2/3 ok" or "1/3 seeds": the mean of fewer seeds
                 ax.text(x, 0.98, status.split()[0], rotation=90, ha="center", va="top",
                         fontsize=6, color="0.3", transform=at_bottom)
             if not log and not np.isnan(sd):
