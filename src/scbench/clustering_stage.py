@@ -10,7 +10,6 @@ scored against the dataset's true types, after the run: the model never sees the
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from scbench.aggregate import method_info, registry_methods
-from scbench.figures import STYLE, save_figure
+from scbench.figures import STYLE, figure_parser, save_figure
 from scbench.files import atomic_path
 
 SERIES = ("n_clusters", "kl", "max_q", "label_change")
@@ -87,15 +86,9 @@ def fig_clustering_stage(table: pd.DataFrame, methods: Mapping[str, Any] | None,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scbench.clustering_stage",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("prepared", help="the dataset's prepared .h5ad (true types in obs)")
+    parser = figure_parser("scbench.clustering_stage", __doc__)
     parser.add_argument("--records", nargs="+", required=True, help="run records record.json")
     parser.add_argument("--methods-order", default="")
-    parser.add_argument("--label-key", default="celltype")
-    parser.add_argument("--out-tsv", required=True)
-    parser.add_argument("--out-png", required=True)
-    parser.add_argument("--out-pdf", required=True)
     args = parser.parse_args(argv)
     import anndata as ad
 

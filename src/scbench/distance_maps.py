@@ -13,7 +13,6 @@ every cell; the heatmaps show a type-stratified subsample.
 
 from __future__ import annotations
 
-import argparse
 import os
 import textwrap
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from scbench.aggregate import atomic_write_text
-from scbench.figures import STYLE, _palette, save_figure
+from scbench.figures import STYLE, _palette, figure_parser, save_figure
 from scbench.runs import read_record, run_dir, run_embedding
 
 #: (panel title, method whose run embedding it shows; None: the input expression)
@@ -171,16 +170,10 @@ def fig_distance_maps(spaces: Sequence[tuple[str, np.ndarray | str]], types: np.
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scbench.distance_maps",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("prepared", help="the dataset's prepared .h5ad (true types in obs)")
+    parser = figure_parser("scbench.distance_maps", __doc__)
     parser.add_argument("--runs", required=True, help="the runs' folder (results/runs)")
     parser.add_argument("--seed", type=int, required=True, help="the seed of the runs shown")
     parser.add_argument("--methods", required=True, help="comma-separated configured methods")
-    parser.add_argument("--label-key", default="celltype")
-    parser.add_argument("--out-tsv", required=True)
-    parser.add_argument("--out-png", required=True)
-    parser.add_argument("--out-pdf", required=True)
     args = parser.parse_args(argv)
     import anndata as ad
 

@@ -55,6 +55,22 @@ MAX_PLOT_WIDTH_IN = 10.0  # wider bar panels wrap their datasets onto more rows
 LABEL_CHAR_IN = 0.07  # approximate width of one tick-label character, in inches
 
 
+def figure_parser(module: str, doc: str, *, prepared: bool = True,
+                  out_tsv: bool = True) -> argparse.ArgumentParser:
+    """The parser of a figure command ``python -m MODULE``: the first line of ``doc`` as its
+    description, the dataset's prepared .h5ad and ``--label-key`` (``prepared``), and the
+    outputs ``--out-png``, ``--out-pdf`` and (``out_tsv``) ``--out-tsv``."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}",
+                                     description=doc.splitlines()[0])
+    if prepared:
+        parser.add_argument("prepared", help="the dataset's prepared .h5ad (true types in obs)")
+        parser.add_argument("--label-key", default="celltype")
+    for name in ("--out-tsv", "--out-png", "--out-pdf") if out_tsv else ("--out-png",
+                                                                          "--out-pdf"):
+        parser.add_argument(name, required=True)
+    return parser
+
+
 def save_figure(fig: Figure, out_png: str | os.PathLike, out_pdf: str | os.PathLike) -> None:
     """Save ``fig`` to both paths, each via a same-suffix temporary file and ``os.replace``."""
     for path in (out_png, out_pdf):

@@ -12,7 +12,6 @@ the true types are used only here, to score them.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +24,14 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from scbench.aggregate import atomic_write_text, method_label, method_order, registry_methods
-from scbench.figures import STYLE, dot_handles, method_styles, save_figure, umap_coords
+from scbench.figures import (
+    STYLE,
+    dot_handles,
+    figure_parser,
+    method_styles,
+    save_figure,
+    umap_coords,
+)
 from scbench.runs import run_dir, run_labels
 
 THRESHOLD = 0.05
@@ -147,16 +153,11 @@ def fig_rare(table: pd.DataFrame, truth: np.ndarray, coords: np.ndarray,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scbench.rare_types",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("prepared", help="the dataset's prepared .h5ad (true types in obs)")
+    parser = figure_parser("scbench.rare_types", __doc__)
     parser.add_argument("--pca", required=True, help="the dataset's shared PCA (.npy)")
     parser.add_argument("--runs", required=True, help="the runs' folder (results/runs)")
     parser.add_argument("--methods", required=True, help="comma-separated methods, in order")
     parser.add_argument("--seeds", required=True, help="comma-separated seeds")
-    parser.add_argument("--label-key", default="celltype")
-    for name in ("--out-tsv", "--out-png", "--out-pdf"):
-        parser.add_argument(name, required=True)
     args = parser.parse_args(argv)
     import anndata as ad
 

@@ -13,7 +13,6 @@ seeds.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from scbench.aggregate import (
     read_metrics,
     registry_methods,
 )
-from scbench.figures import STYLE, method_styles, save_figure
+from scbench.figures import STYLE, figure_parser, method_styles, save_figure
 from scbench.runs import run_dir, run_labels
 
 COLUMNS = ["dataset", "method", "seed", "asw_own", "own_space", "asw_pca"]
@@ -100,16 +99,12 @@ def fig_silhouette(table: pd.DataFrame, methods: Mapping[str, Any] | None,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scbench.silhouette",
-                                     description=__doc__.splitlines()[0])
+    parser = figure_parser("scbench.silhouette", __doc__, prepared=False)
     parser.add_argument("metrics", help="metrics.tsv from scbench.aggregate")
     parser.add_argument("--runs", required=True, help="the runs' folder (results/runs)")
     parser.add_argument("--prepared", required=True,
                         help="folder of the prepared {dataset}.h5ad and {dataset}.pca.npy")
     parser.add_argument("--methods-order", default="")
-    parser.add_argument("--out-tsv", required=True)
-    parser.add_argument("--out-png", required=True)
-    parser.add_argument("--out-pdf", required=True)
     args = parser.parse_args(argv)
     metrics = read_metrics(args.metrics)
     table = silhouette_table(metrics, args.runs, args.prepared)

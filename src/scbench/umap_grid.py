@@ -11,7 +11,6 @@ the true types, then the method's clusters, coloured by their majority type as i
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from scbench.figures import (
     _scatter,
     cluster_colour_slots,
     dot_handles,
+    figure_parser,
     save_figure,
     umap_coords,
 )
@@ -95,16 +95,11 @@ def fig_umap_grid(adata, columns: Sequence[tuple[str, np.ndarray | None, np.ndar
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scbench.umap_grid",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("prepared", help="the dataset's prepared .h5ad (true types in obs)")
+    parser = figure_parser("scbench.umap_grid", __doc__, out_tsv=False)
     parser.add_argument("--pca", required=True, help="the dataset's shared PCA (.npy)")
     parser.add_argument("--runs", required=True, help="the runs' folder (results/runs)")
     parser.add_argument("--seed", type=int, required=True, help="the seed of the runs shown")
     parser.add_argument("--methods", required=True, help="comma-separated configured methods")
-    parser.add_argument("--label-key", default="celltype")
-    parser.add_argument("--out-png", required=True)
-    parser.add_argument("--out-pdf", required=True)
     args = parser.parse_args(argv)
     import anndata as ad
 
