@@ -69,6 +69,12 @@ def test_bars_mark_a_mean_over_only_some_seeds(metrics):
     texts = [t.get_text() for t in ax.texts]
     plt.close(fig)
     assert texts.count("2/3") == 1 and "n/a" in texts  # k-means: 2 of 3 seeds; unavailable
+    fig, ax = plt.subplots()
+    _bar_panel(ax, metrics[metrics["method"] != "leiden"], order, ["sim_easy"],
+               method_styles(order, METHODS), "ari")
+    texts = [t.get_text() for t in ax.texts]
+    plt.close(fig)
+    assert "not run" in texts  # a method without runs on a dataset says so
 
 
 def test_s2_and_cost(metrics, tmp_path, monkeypatch):

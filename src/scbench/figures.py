@@ -48,7 +48,7 @@ AXIS_LABELS = {**METRIC_LABELS, "db": "Davies-Bouldin (lower is better)",
                "runtime_s": "Runtime (s)", "peak_mem_mb": "Peak memory (MB)",
                "peak_gpu_mb": "Peak GPU memory (MB)"}
 #: Text drawn at a bar's place when a method has no value there.
-MISSING_TEXT = {"unavailable": "n/a", "failed": "failed", "missing": "–"}
+MISSING_TEXT = {"unavailable": "n/a", "failed": "failed", "missing": "not run"}
 CONTROL_GREYS = ["0.8", "0.6", "0.9", "0.7"]
 UNASSIGNED_COLOUR = "0.75"  # cells a method left unassigned, in UMAP panels
 MAX_PLOT_WIDTH_IN = 10.0  # wider bar panels wrap their datasets onto more rows
