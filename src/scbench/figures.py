@@ -149,7 +149,8 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
             ax.bar(x, mean, width, linewidth=0.5, **styles[method])
             if status != "ok":  # e.g. "2/3 ok" or "1/3 seeds": the mean of fewer seeds
                 ax.text(x, 0.98, status.split()[0], rotation=90, ha="center", va="top",
-                        fontsize=6, color="0.3", transform=at_bottom)
+                        fontsize=6, color="0.3", transform=at_bottom,  # legible over a bar
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3})
             if not log and not np.isnan(sd):
                 ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor="black", elinewidth=0.8,
                             capsize=1.5)
