@@ -240,9 +240,8 @@ def _notes(summary: pd.DataFrame, methods: Mapping[str, Any] | None, where: str)
               "'(n/N seeds)' = only n of the N seeds run on the dataset were run for this "
               "method, '(n/N ok)' = only n of N seeds succeeded, '(k not computable)' = k "
               "successful seeds gave no value (e.g. one cluster), 'partial' = a mean over "
-              "such cells: "
-              "none of these is ranked; Mean = mean over datasets of the per-dataset means, "
-              "only for methods with results on every dataset.")]
+              "such cells: none of these is ranked; Mean = mean over datasets of the "
+              "per-dataset means, only for methods with results on every dataset.")]
     if any(method_info(methods, m).needs_k for m in order):
         notes.append("* needs the number of clusters (k) as input.")
     if any(method_info(methods, m).is_control for m in order):

@@ -65,8 +65,7 @@ def figure_parser(module: str, doc: str, *, prepared: bool = True,
     if prepared:
         parser.add_argument("prepared", help="the dataset's prepared .h5ad (true types in obs)")
         parser.add_argument("--label-key", default="celltype")
-    for name in ("--out-tsv", "--out-png", "--out-pdf") if out_tsv else ("--out-png",
-                                                                          "--out-pdf"):
+    for name in ("--out-tsv",) * out_tsv + ("--out-png", "--out-pdf"):
         parser.add_argument(name, required=True)
     return parser
 
@@ -119,8 +118,9 @@ def _bar_panel(ax, metrics: pd.DataFrame, order: Sequence[str], datasets: Sequen
                no_value: str = "n/c", *, rotate_labels: bool = False) -> None:
     """Grouped bars: x = datasets, one bar per method (mean of ok seeds, sd, seeds as dots).
 
-    Where a method has no value the bar's place says why: n/a (unavailable), failed, or
-    ``no_value`` when its runs succeeded without this value.
+    Where a method has no value the bar's place says why: n/a (unavailable), failed, not run,
+    or ``no_value`` when its runs succeeded without this value. A mean over fewer seeds than
+    the dataset's others, or over some failed seeds, is marked ("1/3", "2/3").
     """
     groups = dict(tuple(metrics.groupby(["dataset", "method"])))
     seeds = seeds_per_dataset(metrics)
