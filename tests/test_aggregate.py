@@ -214,6 +214,24 @@ def test_lower_is_better_for_db_and_partial_runs_are_not_ranked(metrics):
     assert easy[2].startswith("**") and not easy[1].startswith("**")
 
 
+def test_cost_summaries_rank_the_cheapest_and_clusters_found_are_not_ranked(records):
+    # On sim_easy AttentionAE-sc takes 10/20/30 s on its three seeds, k-means 1 s on each
+    # (all three succeed here) and finds 3 clusters where the others find 4.
+    for rec in records:
+        if rec["method"] == "km_pca" and rec["dataset"] == "sim_easy":
+            rec.update(status="ok", runtime_s=1.0, n_clusters=3)
+    metrics = metrics_table(records)
+    runtime = summary_to_markdown(summary_table(metrics, METHODS, "runtime_s"), METHODS)
+    easy = runtime.splitlines()[2].split(" | ")
+    assert easy[1] == "20 ± 10" and easy[2] == "**1 ± 0**"  # no decimals; lowest is bold
+    assert "Runtime (s) (lower is better)" in runtime
+    clusters = summary_to_markdown(summary_table(metrics, METHODS, "n_clusters"), METHODS)
+    easy = clusters.splitlines()[2].split(" | ")
+    assert easy[1] == "4.0 ± 0.0" and easy[2] == "3.0 ± 0.0"
+    assert clusters.count("**") == 2  # only the Mean row's label
+    assert "Clusters found (not ranked)" in clusters and "bold" not in clusters
+
+
 def test_latex_escaping_rule_and_bold(metrics):
     methods = {**METHODS, "attentionae_sc": {**METHODS["attentionae_sc"],
                                              "display_name": "Attn_AE & co"}}
@@ -255,7 +273,8 @@ def test_write_summary_and_cli(records, tmp_path):
     out = tmp_path / "results" / "tables"
     main(["--scores", *paths, "--methods-order", "leiden,km_pca,attentionae_sc",
           "--out-metrics", str(out / "metrics.tsv"), "--out-summary-prefix", str(out / "summary")])
-    expected = {"metrics.tsv"} | {f"summary{m}.{ext}" for m in ("", "_nmi", "_asw", "_db")
+    extras = ("", "_nmi", "_asw", "_db", "_runtime_s", "_peak_mem_mb", "_n_clusters")
+    expected = {"metrics.tsv"} | {f"summary{m}.{ext}" for m in extras
                                   for ext in ("tsv", "md", "tex")}
     assert {p.name for p in out.iterdir()} == expected
     assert len(pd.read_csv(out / "metrics.tsv", sep="\t")) == len(records)

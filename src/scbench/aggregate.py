@@ -30,9 +30,16 @@ INT_COLUMNS = ["n_clusters", "n_unassigned", "threads"]
 FLOAT_COLUMNS = ["ari", "nmi", "asw", "db", "runtime_s", "peak_mem_mb", "peak_gpu_mb",
                  "bench_s", "bench_max_rss_mb"]
 STATUSES = ("ok", "failed", "unavailable")
-#: Metrics where a smaller value is better (everything else: larger is better).
-LOWER_IS_BETTER = frozenset({"db"})
-METRIC_LABELS = {"ari": "ARI", "nmi": "NMI", "asw": "Silhouette", "db": "Davies-Bouldin"}
+#: Metrics where a smaller value is better (everything else but ``UNRANKED``: larger is better).
+LOWER_IS_BETTER = frozenset({"db", "runtime_s", "peak_mem_mb"})
+#: Metrics where no value is better than another (the number of clusters: the true_labels
+#: control shows the number of cell types).
+UNRANKED = frozenset({"n_clusters"})
+METRIC_LABELS = {"ari": "ARI", "nmi": "NMI", "asw": "Silhouette", "db": "Davies-Bouldin",
+                 "runtime_s": "Runtime (s)", "peak_mem_mb": "Peak memory (MB)",
+                 "n_clusters": "Clusters found"}
+#: Decimals a summary prints per metric (3 for the rest).
+DECIMALS = {"runtime_s": 0, "peak_mem_mb": 0, "n_clusters": 1}
 SUMMARY_FIELDS = ["mean", "sd", "n_ok", "n_runs", "status"]
 MEAN_ROW = "Mean"
 BENCH_PATH = re.compile(
@@ -191,14 +198,17 @@ def summary_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
 def _best(summary: pd.DataFrame, methods: Mapping[str, Any] | None, row: str) -> set[str]:
     """Non-control methods with the best (3-decimal) mean in ``row``, among those whose every
     run there succeeded (a mean over the seeds that happened to work is not ranked)."""
-    lower = summary.attrs.get("metric") in LOWER_IS_BETTER
-    candidates = {m: round(summary.loc[row, (m, "mean")], 3)
+    metric = summary.attrs.get("metric")
+    if metric in UNRANKED:
+        return set()
+    decimals = DECIMALS.get(metric, 3)
+    candidates = {m: round(summary.loc[row, (m, "mean")], decimals)
                   for m in summary.columns.get_level_values("method").unique()
                   if not method_info(methods, m).is_control
                   and summary.loc[row, (m, "status")] == "ok"}
     if not candidates:
         return set()
-    best = (min if lower else max)(candidates.values())
+    best = (min if metric in LOWER_IS_BETTER else max)(candidates.values())
     return {m for m, v in candidates.items() if v == best}
 
 
@@ -207,14 +217,15 @@ def _format(summary: pd.DataFrame, row: str, method: str) -> str:
     mean, sd, status = (summary.loc[row, (method, f)] for f in ("mean", "sd", "status"))
     if np.isnan(mean):
         return "–" if status == "incomplete" else status
-    text = _fixed(mean) + ("" if np.isnan(sd) else f" ± {_fixed(sd)}")
+    decimals = DECIMALS.get(summary.attrs.get("metric"), 3)
+    text = _fixed(mean, decimals) + ("" if np.isnan(sd) else f" ± {_fixed(sd, decimals)}")
     return text if status == "ok" else f"{text} ({status})"
 
 
-def _fixed(value: float) -> str:
-    """Three decimals, without the sign of a value that rounds to zero."""
-    text = f"{value:.3f}"
-    return "0.000" if text == "-0.000" else text
+def _fixed(value: float, decimals: int = 3) -> str:
+    """``decimals`` decimals, without the sign of a value that rounds to zero."""
+    text = f"{value:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _tex_escape(text: str) -> str:
@@ -234,9 +245,11 @@ def _notes(summary: pd.DataFrame, methods: Mapping[str, Any] | None, where: str)
     """Footnotes shared by the Markdown and LaTeX renderings; ``where`` locates the controls."""
     metric = summary.attrs.get("metric", "")
     order = list(summary.columns.get_level_values("method").unique())
-    direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
+    direction = ("not ranked" if metric in UNRANKED
+                 else "lower is better" if metric in LOWER_IS_BETTER else "higher is better")
+    bold = "" if metric in UNRANKED else "bold = best non-control method per dataset; "
     notes = [(f"{METRIC_LABELS.get(metric, metric)} ({direction}): mean ± sd over seeds of "
-              "successful runs; bold = best non-control method per dataset; "
+              f"successful runs; {bold}"
               "'(n/N seeds)' = only n of the N seeds run on the dataset were run for this "
               "method, '(n/N ok)' = only n of N seeds succeeded, '(k not computable)' = k "
               "successful seeds gave no value (e.g. one cluster), 'partial' = a mean over "
@@ -396,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out-summary-prefix", required=True,
                         help="writes PREFIX.{tsv,md,tex} for --metric, PREFIX_<m>.* for the extras")
     parser.add_argument("--metric", default="ari", choices=sorted(METRIC_LABELS))
-    parser.add_argument("--extra-metrics", default="nmi,asw,db",
+    parser.add_argument("--extra-metrics", default="nmi,asw,db,runtime_s,peak_mem_mb,n_clusters",
                         help="comma-separated further metrics with their own summaries")
     args = parser.parse_args(argv)
 

@@ -211,14 +211,19 @@ def grid(pattern, **fixed):
 
 
 FIGURES = ["fig2_ari", "figS2_metrics", "fig_cost"]
+# Metrics with a summary table of their own beside the ARI's results/tables/summary.*:
+# the other scores, then the cost (runtime, peak memory) and the number of clusters found.
+EXTRA_SUMMARY_METRICS = ["nmi", "asw", "db", "runtime_s", "peak_mem_mb", "n_clusters"]
+
+
+def summary_tables():
+    """The aggregate rule's summary tables: ARI, then one per extra metric, as TSV/MD/TeX."""
+    names = ["summary"] + [f"summary_{metric}" for metric in EXTRA_SUMMARY_METRICS]
+    return expand("results/tables/{name}.{ext}", name=names, ext=["tsv", "md", "tex"])
 
 
 def final_outputs():
-    tables = expand(
-        "results/tables/{name}.{ext}",
-        name=["summary", "summary_nmi", "summary_asw", "summary_db"],
-        ext=["tsv", "md", "tex"],
-    )
+    tables = summary_tables()
     figures = expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
     umaps = expand(
         "results/figures/umap_{dataset}.{ext}",

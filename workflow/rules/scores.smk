@@ -30,19 +30,17 @@ rule aggregate:
             caption="../report/metrics.rst",
             category="Tables",
         ),
-        summary=multiext("results/tables/summary", ".tsv", ".md", ".tex"),
-        summary_nmi=multiext("results/tables/summary_nmi", ".tsv", ".md", ".tex"),
-        summary_asw=multiext("results/tables/summary_asw", ".tsv", ".md", ".tex"),
-        summary_db=multiext("results/tables/summary_db", ".tsv", ".md", ".tex"),
+        summaries=summary_tables(),
     log:
         "logs/aggregate.log",
     conda:
         "../../envs/main.yaml"
     params:
         order=METHOD_ORDER,
+        extra=",".join(EXTRA_SUMMARY_METRICS),
     shell:
         "python -m scbench.aggregate --scores {input.scores:q}"
         " --benchmarks {input.benchmarks:q} --methods-order {params.order}"
         " --out-metrics {output.metrics:q} --out-summary-prefix results/tables/summary"
-        " --extra-metrics nmi,asw,db"
+        " --extra-metrics {params.extra}"
         " > {log:q} 2>&1"
