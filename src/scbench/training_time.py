@@ -26,6 +26,7 @@ from scbench.aggregate import (
     method_order,
     read_metrics,
     registry_methods,
+    seeds_per_dataset,
 )
 
 #: Deep methods the registry marks CPU-only (``gpu=False``): DESC is a Keras network.
@@ -51,17 +52,19 @@ def training_time_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None
                         deep: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per dataset and deep method (``deep``: default :func:`is_deep` of each method
     in ``metrics``): runtime mean and sd (s) over the ok seeds, their count, the status of
-    :func:`scbench.aggregate.cell_stats`, and the devices and thread counts of the ok runs."""
+    :func:`scbench.aggregate.cell_stats` (which names seeds that other methods ran on the
+    dataset and this one did not), and the devices and thread counts of the ok runs."""
     timed = metrics.assign(runtime_s=metrics["runtime_s"].fillna(metrics["bench_s"]))
     present = [m for m in timed["method"].unique()
                if (m in deep if deep is not None else is_deep(m))]
+    seeds = seeds_per_dataset(timed)
     rows = []
     for method in method_order(present, methods):
         for dataset in sorted(timed["dataset"].unique()):
             runs = timed[(timed["dataset"] == dataset) & (timed["method"] == method)]
             if runs.empty:
                 continue
-            mean, sd, n_ok, n_runs, status = cell_stats(runs, "runtime_s")
+            mean, sd, n_ok, n_runs, status = cell_stats(runs, "runtime_s", seeds[dataset])
             ok = runs[runs["status"] == "ok"]
             rows.append([dataset, method, method_info(methods, method).display_name, mean, sd,
                          n_ok, n_runs, status, _joined(ok["device"]), _joined(ok["threads"])])
