@@ -40,6 +40,9 @@ METRIC_LABELS = {"ari": "ARI", "nmi": "NMI", "asw": "Silhouette", "db": "Davies-
                  "n_clusters": "Clusters found"}
 #: Decimals a summary prints per metric (3 for the rest).
 DECIMALS = {"runtime_s": 0, "peak_mem_mb": 0, "n_clusters": 1}
+#: The summary table's metric by default, and the metrics with a summary table of their own.
+DEFAULT_METRIC = "ari"
+EXTRA_METRICS = tuple(m for m in METRIC_LABELS if m != DEFAULT_METRIC)
 SUMMARY_FIELDS = ["mean", "sd", "n_ok", "n_runs", "status"]
 MEAN_ROW = "Mean"
 BENCH_PATH = re.compile(
@@ -196,13 +199,12 @@ def summary_table(metrics: pd.DataFrame, methods: Mapping[str, Any] | None,
 
 
 def _best(summary: pd.DataFrame, methods: Mapping[str, Any] | None, row: str) -> set[str]:
-    """Non-control methods with the best (3-decimal) mean in ``row``, among those whose every
+    """Non-control methods with the best mean in ``row`` as printed, among those whose every
     run there succeeded (a mean over the seeds that happened to work is not ranked)."""
     metric = summary.attrs.get("metric")
     if metric in UNRANKED:
         return set()
-    decimals = DECIMALS.get(metric, 3)
-    candidates = {m: round(summary.loc[row, (m, "mean")], decimals)
+    candidates = {m: round(summary.loc[row, (m, "mean")], _decimals(summary))
                   for m in summary.columns.get_level_values("method").unique()
                   if not method_info(methods, m).is_control
                   and summary.loc[row, (m, "status")] == "ok"}
@@ -217,9 +219,14 @@ def _format(summary: pd.DataFrame, row: str, method: str) -> str:
     mean, sd, status = (summary.loc[row, (method, f)] for f in ("mean", "sd", "status"))
     if np.isnan(mean):
         return "–" if status == "incomplete" else status
-    decimals = DECIMALS.get(summary.attrs.get("metric"), 3)
+    decimals = _decimals(summary)
     text = _fixed(mean, decimals) + ("" if np.isnan(sd) else f" ± {_fixed(sd, decimals)}")
     return text if status == "ok" else f"{text} ({status})"
+
+
+def _decimals(summary: pd.DataFrame) -> int:
+    """Decimals the summary's metric is printed with."""
+    return DECIMALS.get(summary.attrs.get("metric"), 3)
 
 
 def _fixed(value: float, decimals: int = 3) -> str:
@@ -408,8 +415,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out-metrics", required=True, help="metrics.tsv to write")
     parser.add_argument("--out-summary-prefix", required=True,
                         help="writes PREFIX.{tsv,md,tex} for --metric, PREFIX_<m>.* for the extras")
-    parser.add_argument("--metric", default="ari", choices=sorted(METRIC_LABELS))
-    parser.add_argument("--extra-metrics", default="nmi,asw,db,runtime_s,peak_mem_mb,n_clusters",
+    parser.add_argument("--metric", default=DEFAULT_METRIC, choices=sorted(METRIC_LABELS))
+    parser.add_argument("--extra-metrics", default=",".join(EXTRA_METRICS),
                         help="comma-separated further metrics with their own summaries")
     args = parser.parse_args(argv)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
+from scbench.aggregate import EXTRA_METRICS
 from scbench.catalog import load_registry, resolve
 from scbench.config_values import typed
 from scbench.envs import MAIN as MAIN_ENV, requirement_files, run_env
@@ -211,14 +212,12 @@ def grid(pattern, **fixed):
 
 
 FIGURES = ["fig2_ari", "figS2_metrics", "fig_cost"]
-# Metrics with a summary table of their own beside the ARI's results/tables/summary.*:
-# the other scores, then the cost (runtime, peak memory) and the number of clusters found.
-EXTRA_SUMMARY_METRICS = ["nmi", "asw", "db", "runtime_s", "peak_mem_mb", "n_clusters"]
 
 
 def summary_tables():
-    """The aggregate rule's summary tables: ARI, then one per extra metric, as TSV/MD/TeX."""
-    names = ["summary"] + [f"summary_{metric}" for metric in EXTRA_SUMMARY_METRICS]
+    """The aggregate rule's summary tables: ARI, then one per further metric (the other
+    scores, runtime, peak memory, clusters found), as TSV/MD/TeX."""
+    names = ["summary"] + [f"summary_{metric}" for metric in EXTRA_METRICS]
     return expand("results/tables/{name}.{ext}", name=names, ext=["tsv", "md", "tex"])
 
 

@@ -37,7 +37,7 @@ rule aggregate:
         "../../envs/main.yaml"
     params:
         order=METHOD_ORDER,
-        extra=",".join(EXTRA_SUMMARY_METRICS),
+        extra=",".join(EXTRA_METRICS),
     shell:
         "python -m scbench.aggregate --scores {input.scores:q}"
         " --benchmarks {input.benchmarks:q} --methods-order {params.order}"
